@@ -1,0 +1,1 @@
+"""The `onboard` command-line tool: argparse glue over library functions."""

@@ -1,0 +1,74 @@
+"""Topic names, message types and QoS of the graph: the single home of these facts."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gps_denied_onboard.graph import qos
+
+
+class Topic(str, enum.Enum):
+    """Topic names. Use these, never string literals, anywhere in the code."""
+
+    CAMERA_IMAGE = "/camera/image_raw"
+    CAMERA_INFO = "/camera/camera_info"
+    IMU = "/imu/data"
+    GNSS_FIX = "/gps/fix"
+    VIO_ODOMETRY = "/vio/odometry"
+    VIO_HEALTH = "/vio/health"
+    GEOFIX = "/geoloc/fix"
+    STATE_ODOMETRY = "/state/odometry"
+    STATE_NAVSAT = "/state/navsat"
+    STATE_STATUS = "/state/status"
+    THERMAL = "/inference/thermal"
+    TILE_STATUS = "/tiles/status"
+    UPLOAD_STATUS = "/tiles/upload_status"
+    FDR_STATUS = "/fdr/status"
+    FLIGHT_STATE = "/flight_state"
+    DIAGNOSTICS = "/diagnostics"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name, its ROS message type ("pkg/msg/Name") and its QoS profile."""
+
+    topic: Topic
+    msg_type: str
+    qos: qos.QosSpec
+    purpose: str
+
+    @property
+    def name(self) -> str:
+        """The topic name as ROS sees it."""
+        return self.topic.value
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(Topic.CAMERA_IMAGE, "sensor_msgs/msg/Image", qos.SENSOR_DATA, "downward camera frames"),
+    TopicSpec(Topic.CAMERA_INFO, "sensor_msgs/msg/CameraInfo", qos.SENSOR_DATA, "camera intrinsics"),
+    TopicSpec(Topic.IMU, "sensor_msgs/msg/Imu", qos.IMU_DATA, "IMU at 200 Hz"),
+    TopicSpec(Topic.GNSS_FIX, "sensor_msgs/msg/NavSatFix", qos.STATE, "raw GNSS, untrusted until gated"),
+    TopicSpec(Topic.VIO_ODOMETRY, "nav_msgs/msg/Odometry", qos.STATE, "VIO pose in odom"),
+    TopicSpec(Topic.VIO_HEALTH, "onboard/msg/VioHealth", qos.STATE, "VIO tracking health"),
+    TopicSpec(Topic.GEOFIX, "onboard/msg/GeoFix", qos.STATE, "map-matching absolute fixes"),
+    TopicSpec(Topic.STATE_ODOMETRY, "nav_msgs/msg/Odometry", qos.STATE, "fused state in map"),
+    TopicSpec(Topic.STATE_NAVSAT, "sensor_msgs/msg/NavSatFix", qos.STATE, "fused state for the autopilot"),
+    TopicSpec(Topic.STATE_STATUS, "onboard/msg/EstimatorStatus", qos.STATE, "source label and GNSS trust"),
+    TopicSpec(Topic.THERMAL, "onboard/msg/ThermalState", qos.LATCHED_STATUS, "thermal throttle state"),
+    TopicSpec(Topic.TILE_STATUS, "onboard/msg/TileCacheStatus", qos.LATCHED_STATUS, "tile cache state"),
+    TopicSpec(Topic.UPLOAD_STATUS, "onboard/msg/UploadStatus", qos.LATCHED_STATUS, "snapshot upload"),
+    TopicSpec(Topic.FDR_STATUS, "onboard/msg/FdrStatus", qos.LATCHED_STATUS, "flight data recorder health"),
+    TopicSpec(Topic.FLIGHT_STATE, "onboard/msg/FlightState", qos.LATCHED_STATUS, "flight phase"),
+    TopicSpec(Topic.DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", qos.DIAGNOSTICS, "ROS diagnostics"),
+)
+
+_BY_TOPIC = {spec.topic: spec for spec in TOPICS}
+
+
+def topic_spec(topic: Topic) -> TopicSpec:
+    """Return the declaration of ``topic``."""
+    return _BY_TOPIC[topic]

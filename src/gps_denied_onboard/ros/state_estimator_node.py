@@ -1,0 +1,11 @@
+"""state_estimator_node: ROS 2 adapter of the state estimator (C5).
+
+The component's core has not landed yet: the node shows its declared interface and
+publishes nothing (see PendingComponentNode).
+"""
+
+from __future__ import annotations
+
+from gps_denied_onboard.ros.pending import pending_main
+
+main = pending_main("state_estimator_node")

@@ -1,0 +1,11 @@
+"""tile_manager_node: ROS 2 adapter of the tile cache and snapshot upload (C6 + C11).
+
+The component's core has not landed yet: the node shows its declared interface and
+publishes nothing (see PendingComponentNode).
+"""
+
+from __future__ import annotations
+
+from gps_denied_onboard.ros.pending import pending_main
+
+main = pending_main("tile_manager_node")
