@@ -11,6 +11,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV="$ROOT/.venv"
+# Inside an activated venv (ours or another), `python3` would be that venv's interpreter:
+# step out of it so the venv is always made from, and keyed on, a real interpreter.
+if [ -n "${VIRTUAL_ENV:-}" ]; then
+  PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$VIRTUAL_ENV/bin" | paste -sd: -)
+  unset VIRTUAL_ENV
+fi
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -85,7 +91,7 @@ build_inputs=(CMakeLists.txt package.xml colcon.meta)
 while IFS= read -r -d '' f; do build_inputs+=("$f"); done \
   < <(find msg cmake launch config -type f ! -path '*/__pycache__/*' -print0 | sort -z)
 library_files=$(find src -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | sort)
-build_hash=$( { inputs_hash "${build_inputs[@]}"; echo "$library_files"; echo "$MODE $PYTHON"; } | sha256sum | cut -c1-64)
+build_hash=$( { inputs_hash "${build_inputs[@]}"; echo "$library_files"; echo "$MODE"; "$VENV/bin/python" -V; } | sha256sum | cut -c1-64)
 if [ "$(cat "$ROOT/install/.onboard-build" 2>/dev/null)" != "$build_hash" ] || [ ! -f "$ROOT/install/setup.bash" ]; then
   ensure_build_tools
   log "colcon build (messages, library, executables)"
