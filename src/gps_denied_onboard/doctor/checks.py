@@ -19,9 +19,9 @@ REQUIRED_MESSAGE_PACKAGES = ("std_msgs", "geometry_msgs", "sensor_msgs", "nav_ms
 
 # ROS packages absent from PyPI: what each one's absence costs.
 OPTIONAL_ROS_PACKAGES = {
-    "launch": "`ros2 launch` unavailable; use `onboard launch`",
-    "launch_ros": "`ros2 launch` unavailable; use `onboard launch`",
-    "launch_testing": "launch_testing tests skip; the launcher tests still run",
+    "launch": "`ros2 launch` unavailable; start the executables in install/onboard/lib/onboard",
+    "launch_ros": "`ros2 launch` unavailable; start the executables in install/onboard/lib/onboard",
+    "launch_testing": "launch_testing-style tests are skipped",
     "tf2_ros": "TF (map->odom->base_link) is not broadcast",
     "message_filters": "no time-synchronised subscriptions; nodes buffer by stamp themselves",
     "rosbag2_py": "bags are read and written with `rosbags` instead",
