@@ -4,13 +4,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap test demo lint lock clean distclean
+.PHONY: help bootstrap test demo lint bench lock clean distclean
 
 help:
 	@echo "make demo       run the main job on the embedded default (bootstraps first)"
 	@echo "make test       run the whole test suite, linters included (bootstraps first)"
 	@echo "make bootstrap  create .venv, install pinned ROS 2 Jazzy + deps, colcon build, write env.sh"
 	@echo "make lint       ruff + mypy only"
+	@echo "make bench      benchmarks: print tables, write JSON to bench-results/"
 	@echo "make lock       regenerate requirements/constraints.txt from a fresh venv"
 	@echo "make clean      remove build/ install/ log/;  make distclean also removes .venv and env.sh"
 
@@ -25,6 +26,9 @@ demo: bootstrap
 
 lint: bootstrap
 	@bash scripts/run_tests.sh test/lint
+
+bench: bootstrap
+	@bash scripts/with_env.sh python test/bench/bench_fdr.py --out bench-results/fdr.json
 
 lock:
 	@bash scripts/lock.sh

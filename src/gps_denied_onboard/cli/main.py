@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gps_denied_onboard import __version__
-from gps_denied_onboard.cli import doctor
+from gps_denied_onboard.cli import doctor, fdr
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor.add_parser(subparsers)
+    fdr.add_parser(subparsers)
     return parser
 
 

@@ -35,6 +35,7 @@ class PendingComponentNode(Node):
         )
         self.interface = GraphInterface(self, spec)
 
+
 def pending_main(name: str) -> Callable[[Sequence[str] | None], int]:
     """Build the main() of a pending node executable."""
 
