@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ os.environ.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
 # rosidl's Python field checks are off by default in Jazzy (a wrong-sized array serialises
 # silently); tests turn them on so a wrongly built message fails where it is built.
 os.environ.setdefault("ROS_PYTHON_CHECK_FIELDS", "1")
+# Nodes started by tests (fdr_node especially) write under a throw-away data root by default.
+os.environ.setdefault("ONBOARD_DATA_DIR", tempfile.mkdtemp(prefix="onboard-test-data-"))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import subprocess
 from pathlib import Path
@@ -60,7 +61,8 @@ def test_node_starts_and_exits_cleanly_on_signal(
         out = proc.stdout.read() if proc.stdout else ""
         assert code == 0, f"{spec.name} exited {code} after {sig.name}:\n{out}"
         assert "Traceback" not in out, out
-        assert "core not built yet" in out, "a pending node must say once that it publishes nothing"
+        if getattr(importlib.import_module(f"gps_denied_onboard.ros.{spec.name}").main, "pending", False):
+            assert "core not built yet" in out, "a pending node must say once that it publishes nothing"
     finally:
         stop(proc)
         observer.destroy_node()

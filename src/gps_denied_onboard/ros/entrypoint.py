@@ -1,4 +1,10 @@
-"""The common main() of every node executable: init, spin, clean exit on SIGINT/SIGTERM."""
+"""The common main() of every node executable: init, spin, clean exit on SIGINT/SIGTERM.
+
+Exit codes of every node executable:
+    0  clean shutdown (SIGINT, SIGTERM, or the ROS context shut down)
+    2  invalid parameters or configuration (the FATAL line names the parameter)
+    3  a resource the node cannot run without is unavailable (e.g. the FDR cannot open its flight)
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,40 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.utilities import try_shutdown
 
+from gps_denied_onboard.errors import OnboardError
+
+EXIT_OK = 0
+EXIT_BAD_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+class NodeStartupError(OnboardError):
+    """A node cannot start; ``exit_code`` is what its executable exits with."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
 
 def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
     """Create the node from ``factory`` and spin it until shutdown; return the exit code.
 
     rclpy's signal handlers turn SIGINT and SIGTERM into a context shutdown, which ends
     the spin with ExternalShutdownException (or KeyboardInterrupt): both are a clean exit.
+    A NodeStartupError from the factory is one FATAL line and its exit code.
     """
     rclpy.init(args=list(args) if args is not None else None)
     node: Node | None = None
     try:
         node = factory()
         rclpy.spin(node)
+    except NodeStartupError as exc:
+        rclpy.logging.get_logger("onboard").fatal(str(exc))
+        return exc.exit_code
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
             node.destroy_node()
         try_shutdown()
-    return 0
+    return EXIT_OK

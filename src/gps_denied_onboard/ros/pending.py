@@ -42,4 +42,5 @@ def pending_main(name: str) -> Callable[[Sequence[str] | None], int]:
     def main(args: Sequence[str] | None = None) -> int:
         return run_node(lambda: PendingComponentNode(name), args)
 
+    main.pending = True  # type: ignore[attr-defined]  # lets the tests tell pending nodes from built ones
     return main
