@@ -66,3 +66,32 @@ def test_node_starts_and_exits_cleanly_on_signal(
     finally:
         stop(proc)
         observer.destroy_node()
+
+
+SUPERVISE_ONE = """
+import sys, threading, time
+from gps_denied_onboard.bringup.plan import ProcessSpec
+from gps_denied_onboard.bringup.supervisor import Supervisor
+supervisor = Supervisor([ProcessSpec("vio_node", (sys.argv[1],), False)], stop_timeout_s=10)
+threading.Timer(float(sys.argv[2]), supervisor.request_stop).start()
+sys.exit(supervisor.run().exit_code)
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.02, 0.15, 0.4, 0.8])
+def test_stop_while_a_node_is_still_starting_is_clean(
+    onboard_prefix: Path, python_executable: str, delay_s: float
+) -> None:
+    """The launcher may stop a node that is still importing (another node failed at start)."""
+    executable = str(onboard_prefix / "lib" / "onboard" / "vio_node")
+    proc = subprocess.run(
+        [python_executable, "-c", SUPERVISE_ONE, executable, str(delay_s)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out, out
+    assert "every node stopped cleanly" in out

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gps_denied_onboard import __version__
-from gps_denied_onboard.cli import doctor, fdr
+from gps_denied_onboard.cli import doctor, fdr, launch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor.add_parser(subparsers)
     fdr.add_parser(subparsers)
+    launch.add_parser(subparsers)
     return parser
 
 

@@ -9,13 +9,18 @@ from gps_denied_onboard.graph.topics import Topic
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """A node: its ROS name (also its executable in lib/onboard) and its topic interface."""
+    """A node: its ROS name (also its executable in lib/onboard), its topic interface, the
+    parameter file (in share/onboard/config) it reads, its remappings, and its place in the
+    start/stop order."""
 
     name: str
     component: str
     publishes: tuple[Topic, ...]
     subscribes: tuple[Topic, ...]
     subscribes_all: bool = False  # the FDR discovers and records every topic of the graph
+    params_file: str = "flight.yaml"
+    remappings: tuple[tuple[str, str], ...] = ()  # (from, to) topic names, both declared in TOPICS
+    stop_last: bool = False  # started first, stopped last: records everyone's final WARN/ERROR
 
     @property
     def executable(self) -> str:
@@ -54,6 +59,7 @@ NODES: tuple[NodeSpec, ...] = (
         publishes=(Topic.FDR_STATUS, Topic.DIAGNOSTICS),
         subscribes=(),
         subscribes_all=True,
+        stop_last=True,
     ),
 )
 
@@ -66,3 +72,13 @@ def node_spec(name: str) -> NodeSpec:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown node {name!r}; declared nodes: {sorted(_BY_NAME)}") from None
+
+
+def start_order(nodes: tuple[NodeSpec, ...] = NODES) -> list[NodeSpec]:
+    """Start order: nodes that stop last start first (the recorder is up before anyone else)."""
+    return sorted(nodes, key=lambda n: not n.stop_last)
+
+
+def stop_order(nodes: tuple[NodeSpec, ...] = NODES) -> list[NodeSpec]:
+    """Stop order: the reverse of the start order."""
+    return list(reversed(start_order(nodes)))

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.utilities import try_shutdown
+from rclpy.utilities import ok, try_shutdown
 
 from gps_denied_onboard.errors import OnboardError
 
@@ -37,7 +38,13 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     the spin with ExternalShutdownException (or KeyboardInterrupt): both are a clean exit.
     A NodeStartupError from the factory is one FATAL line and its exit code.
     """
-    rclpy.init(args=list(args) if args is not None else None)
+    try:
+        rclpy.init(args=list(args) if args is not None else None)
+    except RCLError as exc:  # malformed --ros-args or parameter file: nothing to start yet
+        rclpy.logging.get_logger("onboard").fatal(f"invalid ROS arguments or parameter file: {exc}")
+        return EXIT_BAD_CONFIG
+    except KeyboardInterrupt:  # stopped before rclpy installed its handlers
+        return EXIT_OK
     node: Node | None = None
     try:
         node = factory()
@@ -47,6 +54,11 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
         return exc.exit_code
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if ok():
+            raise
+        # Shut down (SIGINT/SIGTERM) while the node was being built: rclpy calls on a dead
+        # context fail; that is the stop taking effect, not a fault.
     finally:
         if node is not None:
             node.destroy_node()

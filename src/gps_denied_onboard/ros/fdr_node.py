@@ -48,7 +48,7 @@ from gps_denied_onboard.graph.qos import Durability, Reliability
 from gps_denied_onboard.paths import default_fdr_root
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.msg_types import UnknownMessageTypeError, message_class
-from gps_denied_onboard.ros.params import declare
+from gps_denied_onboard.ros.params import declare, reject_undeclared
 from gps_denied_onboard.ros.qos import topic_qos
 
 NODE_NAME = "fdr_node"
@@ -104,9 +104,16 @@ def _to_profile(qos: SubscriptionQos) -> QoSProfile:
 class FdrNode(Node):
     """Records every topic of the graph and every WARN/ERROR log into one flight."""
 
-    def __init__(self, *, context: Context | None = None, parameter_overrides: list[Parameter] | None = None) -> None:
-        super().__init__(NODE_NAME, context=context, parameter_overrides=parameter_overrides)
+    def __init__(
+        self,
+        *,
+        context: Context | None = None,
+        parameter_overrides: list[Parameter] | None = None,
+        cli_args: list[str] | None = None,
+    ) -> None:
+        super().__init__(NODE_NAME, context=context, parameter_overrides=parameter_overrides, cli_args=cli_args)
         self.settings = self._read_settings()
+        reject_undeclared(self)
         self.recorder = FlightRecorder(self.settings.fdr, alert=self._on_alert)
         header = FlightHeader(self.settings.flight_id, self._config_snapshot(), __version__)
         try:
@@ -355,6 +362,11 @@ class FdrNode(Node):
         """Close the flight (footer, fsync, unlock) before the node goes away."""
         self.close_flight()
         super().destroy_node()
+
+
+def make_node(*, context: Context | None = None, cli_args: list[str] | None = None) -> Node:
+    """The node, for the single-process launcher."""
+    return FdrNode(context=context, cli_args=cli_args)
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -47,3 +47,24 @@ def declare(
         raise NodeStartupError(
             f"parameter {name!r}: wrong type, expected {type(default).__name__}: {exc}", EXIT_BAD_CONFIG
         ) from exc
+
+
+# Parameters rclpy itself declares or reads on every node.
+_ALWAYS_ACCEPTED = ("use_sim_time", "start_type_description_service")
+_ACCEPTED_PREFIXES = ("qos_overrides.",)
+
+
+def reject_undeclared(node: Node) -> None:
+    """Refuse parameters given to ``node`` (params file, command line) that it never declared:
+    a misspelt name in flight.yaml must stop the node, not be silently ignored."""
+    overrides = set(node._parameter_overrides)  # rclpy keeps the overrides only there
+    unknown = sorted(
+        name
+        for name in overrides
+        if not node.has_parameter(name) and name not in _ALWAYS_ACCEPTED and not name.startswith(_ACCEPTED_PREFIXES)
+    )
+    if unknown:
+        declared = sorted(node._parameters)
+        raise NodeStartupError(
+            f"{node.get_name()}: unknown parameter(s) {unknown}; this node declares {declared}", EXIT_BAD_CONFIG
+        )

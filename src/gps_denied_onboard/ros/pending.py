@@ -11,6 +11,7 @@ from rclpy.parameter import Parameter
 from gps_denied_onboard.graph.nodes import node_spec
 from gps_denied_onboard.ros.entrypoint import run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
+from gps_denied_onboard.ros.params import reject_undeclared
 
 
 class PendingComponentNode(Node):
@@ -25,15 +26,26 @@ class PendingComponentNode(Node):
         *,
         context: Context | None = None,
         parameter_overrides: list[Parameter] | None = None,
+        cli_args: list[str] | None = None,
     ) -> None:
-        super().__init__(name, context=context, parameter_overrides=parameter_overrides)
+        super().__init__(name, context=context, parameter_overrides=parameter_overrides, cli_args=cli_args)
         spec = node_spec(name)
+        reject_undeclared(self)  # its component's parameters arrive with its core
         # Said before the interface exists, so anyone who sees the interface can see this line.
         self.get_logger().info(
             f"{spec.component}: core not built yet; declaring its interface "
             f"({len(spec.publishes)} publishers, {len(spec.subscribes)} subscriptions) and publishing nothing"
         )
         self.interface = GraphInterface(self, spec)
+
+
+def pending_factory(name: str) -> Callable[..., Node]:
+    """The make_node() of a pending node module (used by the single-process launcher)."""
+
+    def make_node(*, context: Context | None = None, cli_args: list[str] | None = None) -> Node:
+        return PendingComponentNode(name, context=context, cli_args=cli_args)
+
+    return make_node
 
 
 def pending_main(name: str) -> Callable[[Sequence[str] | None], int]:

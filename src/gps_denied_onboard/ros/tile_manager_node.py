@@ -6,6 +6,7 @@ publishes nothing (see PendingComponentNode).
 
 from __future__ import annotations
 
-from gps_denied_onboard.ros.pending import pending_main
+from gps_denied_onboard.ros.pending import pending_factory, pending_main
 
 main = pending_main("tile_manager_node")
+make_node = pending_factory("tile_manager_node")
