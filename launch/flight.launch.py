@@ -1,7 +1,9 @@
-"""ros2 launch onboard flight.launch.py: the five nodes of the graph, from its declaration.
+"""ros2 launch onboard flight.launch.py: the flight graph, from its one declaration.
 
-Needs `launch` and `launch_ros` (any ROS 2 distro install; not on PyPI). Where they are
-missing, the project's own launcher starts the same graph.
+Arguments: config, fdr_root, namespace, log_level, use_sim_time — the same as
+`onboard launch flight`, which starts the same processes where `launch` is not installed.
+Each node comes from gps_denied_onboard.graph.NODES (executable, parameter file,
+remappings); the recorder is declared first so it is up before anyone else talks.
 """
 
 from __future__ import annotations
@@ -13,29 +15,45 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
-from gps_denied_onboard.graph import NODES
+from gps_denied_onboard.bringup.plan import LOG_LEVELS
+from gps_denied_onboard.graph.nodes import start_order
+
+ARGUMENTS = {
+    "config": "ROS 2 parameter file (default: the installed config/flight.yaml)",
+    "fdr_root": "flight data recorder root directory (empty: the default data root)",
+    "namespace": "namespace of every node",
+    "log_level": f"rcutils log level: {', '.join(LOG_LEVELS)}",
+    "use_sim_time": "follow /clock (bag replay)",
+}
 
 
 def generate_launch_description() -> LaunchDescription:
-    """One launch_ros Node per declared node, all reading the same parameter file."""
-    default_config = str(Path(get_package_share_directory("onboard")) / "config" / "flight.yaml")
+    """One launch_ros Node per declared node, in start order, all reading the same parameter file."""
+    share = Path(get_package_share_directory("onboard"))
+    flight_yaml = str(share / "config" / "flight.yaml")
+    defaults = {"config": flight_yaml, "fdr_root": "", "namespace": "", "log_level": "info", "use_sim_time": "false"}
     arguments = [
-        DeclareLaunchArgument("config", default_value=default_config, description="ROS 2 parameter file"),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace of every node"),
-        DeclareLaunchArgument("log_level", default_value="info", description="rcutils log level"),
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="follow /clock (replay)"),
+        DeclareLaunchArgument(name, default_value=defaults[name], description=text) for name, text in ARGUMENTS.items()
     ]
-    nodes = [
-        Node(
-            package="onboard",
-            executable=spec.executable,
-            name=spec.name,
-            namespace=LaunchConfiguration("namespace"),
-            parameters=[LaunchConfiguration("config"), {"use_sim_time": LaunchConfiguration("use_sim_time")}],
-            arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-            output="screen",
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+    nodes = []
+    for spec in start_order():
+        overrides: dict[str, object] = {"use_sim_time": use_sim_time}
+        if spec.name == "fdr_node":
+            overrides["fdr_root"] = LaunchConfiguration("fdr_root")
+        nodes.append(
+            Node(
+                package="onboard",
+                executable=spec.executable,
+                name=spec.name,
+                namespace=LaunchConfiguration("namespace"),
+                parameters=[LaunchConfiguration("config"), overrides],
+                remappings=list(spec.remappings),
+                arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+                output="screen",
+                sigterm_timeout="10",
+            )
         )
-        for spec in NODES
-    ]
     return LaunchDescription([*arguments, *nodes])

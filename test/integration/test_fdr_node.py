@@ -352,3 +352,12 @@ def test_installed_flight_yaml_configures_the_node(onboard_prefix: Path, tmp_pat
     header = next(e for e in scan_flight(tmp_path / "from-yaml").entries() if isinstance(e, Record))
     assert header.kind == "flight_header"
     assert header.payload["config"]["queue_overrides"] == ["/imu/data=8192", "/camera/image_raw=64"]
+
+
+def test_runtime_parameter_changes_are_refused_with_a_reason(fdr: Any) -> None:
+    from rclpy.parameter import Parameter
+
+    (result,) = fdr.set_parameters([Parameter("queue_size", value=1024)])
+    assert not result.successful
+    assert "read-only" in result.reason
+    assert fdr.get_parameter("queue_size").value == 4096

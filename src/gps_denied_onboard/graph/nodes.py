@@ -18,7 +18,7 @@ class NodeSpec:
     publishes: tuple[Topic, ...]
     subscribes: tuple[Topic, ...]
     subscribes_all: bool = False  # the FDR discovers and records every topic of the graph
-    params_file: str = "flight.yaml"
+    params_file: str = "flight.yaml"  # in share/onboard/config: where this node's section lives
     remappings: tuple[tuple[str, str], ...] = ()  # (from, to) topic names, both declared in TOPICS
     stop_last: bool = False  # started first, stopped last: records everyone's final WARN/ERROR
 

@@ -139,7 +139,8 @@ class FdrNode(Node):
 
     # ------------------------------------------------------------------ parameters
     def _read_settings(self) -> FdrNodeSettings:
-        root = declare(self, "fdr_root", str(default_fdr_root()), "directory holding one sub-directory per flight")
+        root = declare(self, "fdr_root", "", "directory of one sub-directory per flight; empty: the default data root")
+        root = root or str(default_fdr_root())
         flight_id = declare(self, "flight_id", "", "flight id; empty: generated from UTC time")
         segment = declare(
             self, "segment_size_bytes", 64 * 2**20, "segment rotation size", minimum=64 * 2**10, maximum=2**31
