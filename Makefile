@@ -29,6 +29,7 @@ lint: bootstrap
 
 bench: bootstrap
 	@bash scripts/with_env.sh python test/bench/bench_fdr.py --out bench-results/fdr.json
+	@bash scripts/with_env.sh python test/bench/bench_fdr_node.py --out bench-results/fdr_node.json
 
 lock:
 	@bash scripts/lock.sh

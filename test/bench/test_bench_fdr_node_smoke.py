@@ -1,0 +1,54 @@
+"""The fdr_node benchmark runs end to end in its quick mode; of its results only the accounting is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy", reason="needs rclpy (ros-jazzy-rclpy wheel or a ROS 2 install)")
+
+import gps_denied_onboard
+
+BENCH = Path(__file__).with_name("bench_fdr_node.py")
+
+
+@pytest.mark.slow
+def test_quick_benchmark_reports_both_kinds_both_receivers_and_exact_accounting(
+    onboard_prefix: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "fdr_node.json"
+    # The children import the same gps_denied_onboard as this test (colcon install or src/).
+    library_root = str(Path(gps_denied_onboard.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [library_root, os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--out", str(out), "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=100,
+        check=False,
+    )
+    assert out.exists(), proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert {r["kind"] for r in rows} == {"imu", "image"}, proc.stdout
+    side_by_side = [r for r in rows if r["mode"] == "both"]
+    assert {r["kind"] for r in side_by_side} == {"imu", "image"}
+    assert all(set(r["receivers"]) == {"bare", "fdr"} for r in side_by_side), side_by_side
+
+    for row in rows:
+        fdr = row["receivers"].get("fdr")
+        if fdr is None:
+            continue
+        where = f"{row['kind']} {row['mode']} {row['label']}: {fdr}"
+        assert fdr["received"] + fdr["ring_drops"] <= row["published"], where
+        assert fdr["seqs_unique"], where
+        assert fdr["duplicates"] == 0, where
+        assert fdr["out_of_range"] == 0, where
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fdr-node-bench-")] == []  # temp dir removed
