@@ -32,19 +32,19 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
         name="vio_node",
         component="C1 visual-inertial odometry",
-        publishes=(Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.DIAGNOSTICS),
+        publishes=(Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.VIO_LANDMARKS, Topic.DIAGNOSTICS),
         subscribes=(Topic.CAMERA_IMAGE, Topic.CAMERA_INFO, Topic.IMU),
     ),
     NodeSpec(
         name="state_estimator_node",
         component="C5 state estimator",
-        publishes=(Topic.STATE_ODOMETRY, Topic.STATE_NAVSAT, Topic.STATE_STATUS, Topic.DIAGNOSTICS),
+        publishes=(Topic.STATE_ODOMETRY, Topic.STATE_NAVSAT, Topic.STATE_STATUS, Topic.STATE_PATH, Topic.DIAGNOSTICS),
         subscribes=(Topic.IMU, Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.GEOFIX, Topic.GNSS_FIX),
     ),
     NodeSpec(
         name="inference_node",
         component="C7 map-matching inference",
-        publishes=(Topic.GEOFIX, Topic.THERMAL, Topic.DIAGNOSTICS),
+        publishes=(Topic.GEOFIX, Topic.GEOFIX_MARKERS, Topic.THERMAL, Topic.DIAGNOSTICS),
         subscribes=(Topic.CAMERA_IMAGE, Topic.CAMERA_INFO, Topic.STATE_ODOMETRY, Topic.TILE_STATUS),
     ),
     NodeSpec(

@@ -1,0 +1,1 @@
+"""Pure geometry: rigid transforms between the graph's frames (numpy, no ROS)."""
