@@ -44,12 +44,12 @@ from gps_denied_onboard.fdr.recording_policy import (
 )
 from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
 from gps_denied_onboard.graph import Topic, topic_spec
-from gps_denied_onboard.graph.qos import Durability, Reliability
+from gps_denied_onboard.graph.qos import QosSpec
 from gps_denied_onboard.paths import default_fdr_root
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.msg_types import UnknownMessageTypeError, message_class
 from gps_denied_onboard.ros.params import declare, reject_undeclared
-from gps_denied_onboard.ros.qos import topic_qos
+from gps_denied_onboard.ros.qos import durability_of, qos_profile, reliability_of, topic_qos
 
 NODE_NAME = "fdr_node"
 ROSOUT_PRODUCER_ID = "/rosout"
@@ -63,8 +63,6 @@ ROSOUT_QOS = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
 _LEVEL_NAMES = {Log.WARN: "WARN", Log.ERROR: "ERROR", Log.FATAL: "FATAL"}
-_RELIABILITY = {ReliabilityPolicy.BEST_EFFORT: Reliability.BEST_EFFORT}
-_DURABILITY = {DurabilityPolicy.TRANSIENT_LOCAL: Durability.TRANSIENT_LOCAL}
 
 
 @dataclass(frozen=True)
@@ -88,19 +86,6 @@ class _Recording:
     msg_type: str
 
 
-def _to_profile(qos: SubscriptionQos) -> QoSProfile:
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=qos.depth,
-        reliability=ReliabilityPolicy.BEST_EFFORT
-        if qos.reliability is Reliability.BEST_EFFORT
-        else ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL
-        if qos.durability is Durability.TRANSIENT_LOCAL
-        else DurabilityPolicy.VOLATILE,
-    )
-
-
 class FdrNode(Node):
     """Records every topic of the graph and every WARN/ERROR log into one flight."""
 
@@ -114,6 +99,7 @@ class FdrNode(Node):
         super().__init__(NODE_NAME, context=context, parameter_overrides=parameter_overrides, cli_args=cli_args)
         self.settings = self._read_settings()
         reject_undeclared(self)
+        self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.recorder = FlightRecorder(self.settings.fdr, alert=self._on_alert)
         header = FlightHeader(self.settings.flight_id, self._config_snapshot(), __version__)
         try:
@@ -196,13 +182,7 @@ class FdrNode(Node):
             if not publishers:
                 continue  # subscribers only: nothing to record yet
             qos = adapt_qos(
-                [
-                    PublisherQos(
-                        _RELIABILITY.get(p.qos_profile.reliability, Reliability.RELIABLE),
-                        _DURABILITY.get(p.qos_profile.durability, Durability.VOLATILE),
-                    )
-                    for p in publishers
-                ],
+                [PublisherQos(reliability_of(p.qos_profile), durability_of(p.qos_profile)) for p in publishers],
                 self._depth_for(topic),
             )
             current = self._recordings.get(topic)
@@ -230,15 +210,24 @@ class FdrNode(Node):
 
     def _subscribe(self, topic: str, msg_type: str, msg_class: type[Any], qos: SubscriptionQos) -> Subscription:
         producer = self.recorder.client.producer(topic)
+        if self._sim_time:
+            clock = self.get_clock()
 
-        def on_raw(data: bytes) -> None:  # the hot path: bytes straight into the ring
-            producer.ros_message(topic, msg_type, data)
+            # Replay: stamp with the ROS clock (bag time), so two replays export identical times.
+            def on_raw(data: bytes) -> None:
+                producer.ros_message(topic, msg_type, data, wall_ns=clock.now().nanoseconds)
+
+        else:
+
+            def on_raw(data: bytes) -> None:  # the hot path: bytes straight into the ring
+                producer.ros_message(topic, msg_type, data)
 
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda info: self._on_incompatible_qos(topic, info),
             message_lost=lambda info: self._on_message_lost(topic, info),
         )
-        return self.create_subscription(msg_class, topic, on_raw, _to_profile(qos), event_callbacks=events, raw=True)
+        profile = qos_profile(QosSpec(f"fdr:{topic}", qos.reliability, qos.durability, qos.depth))
+        return self.create_subscription(msg_class, topic, on_raw, profile, event_callbacks=events, raw=True)
 
     def _skip(self, topic: str, reason: str) -> None:
         self._skipped.add(topic)

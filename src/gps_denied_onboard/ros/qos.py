@@ -30,3 +30,13 @@ def qos_profile(spec: QosSpec) -> QoSProfile:
 def topic_qos(topic: Topic) -> QoSProfile:
     """Return the rclpy profile declared for ``topic``."""
     return qos_profile(topic_spec(topic).qos)
+
+
+def reliability_of(profile: QoSProfile) -> Reliability:
+    """The pure reliability of an rclpy profile (anything not best effort counts as reliable)."""
+    return Reliability.BEST_EFFORT if profile.reliability == ReliabilityPolicy.BEST_EFFORT else Reliability.RELIABLE
+
+
+def durability_of(profile: QoSProfile) -> Durability:
+    """The pure durability of an rclpy profile (anything not transient local counts as volatile)."""
+    return Durability.TRANSIENT_LOCAL if profile.durability == DurabilityPolicy.TRANSIENT_LOCAL else Durability.VOLATILE
