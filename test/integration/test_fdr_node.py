@@ -351,7 +351,11 @@ def test_installed_flight_yaml_configures_the_node(onboard_prefix: Path, tmp_pat
         rclpy.try_shutdown(context=context)
     header = next(e for e in scan_flight(tmp_path / "from-yaml").entries() if isinstance(e, Record))
     assert header.kind == "flight_header"
-    assert header.payload["config"]["queue_overrides"] == ["/imu/data=8192", "/camera/image_raw=64", "/vio/landmarks=16"]
+    assert header.payload["config"]["queue_overrides"] == [
+        "/imu/data=8192",
+        "/camera/image_raw=64",
+        "/vio/landmarks=16",
+    ]
 
 
 def test_runtime_parameter_changes_are_refused_with_a_reason(fdr: Any) -> None:

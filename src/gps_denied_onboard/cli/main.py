@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gps_denied_onboard import __version__
-from gps_denied_onboard.cli import doctor, fdr, launch
+from gps_denied_onboard.cli import doctor, fdr, launch, replay
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(subparsers)
     fdr.add_parser(subparsers)
     launch.add_parser(subparsers)
+    replay.add_parser(subparsers)
     return parser
 
 

@@ -31,7 +31,7 @@ from gps_denied_onboard.fdr.errors import ExportOutputExistsError, FlightNotFoun
 from gps_denied_onboard.fdr.kinds import KINDS, Kind
 from gps_denied_onboard.fdr.reader import FlightScan, scan_flight
 from gps_denied_onboard.fdr.records import Record, RosMessage
-from gps_denied_onboard.graph import TOPICS, Durability, QosSpec, Reliability
+from gps_denied_onboard.graph import TOPICS, Durability, QosSpec, Reliability, Topic
 
 if TYPE_CHECKING:
     from rosbags.interfaces.typing import Typesdict
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 ONBOARD_PACKAGE = "onboard"
 JSON_TOPIC_PREFIX = "/fdr/record/"  # not "/fdr/": a kind named "status" would clash with /fdr/status
-ROSOUT_TOPIC = "/rosout"
+ROSOUT_TOPIC = Topic.ROSOUT.value
 LOG_MSG_TYPE = "rcl_interfaces/msg/Log"
 STRING_MSG_TYPE = "std_msgs/msg/String"
 SKIP_READER_ISSUES = "reader_issues"  # damaged spans the reader could not recover (one per issue)
@@ -275,13 +275,13 @@ def _bag_connection(writer: Rosbag2Writer, types: _Types, topic: str, msg_type: 
     if msgdef is None:
         return None
     qos = _QOS_BY_TOPIC.get(topic)
-    profiles = [_rosbag_qos(qos)] if qos is not None else []
+    profiles = [rosbag_qos(qos)] if qos is not None else []
     return writer.add_connection(
         topic, msg_type, msgdef=msgdef, rihs01=types.store.hash_rihs01(msg_type), offered_qos_profiles=profiles
     )
 
 
-def _rosbag_qos(spec: QosSpec) -> Qos:
+def rosbag_qos(spec: QosSpec) -> Qos:
     """The declared QoS as rosbag2 stores it, so ``ros2 bag play`` re-offers latched topics as transient local."""
     unset = QosTime(0, 0)  # rmw's "default": no deadline, lifespan or lease
     return Qos(

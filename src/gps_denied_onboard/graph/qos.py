@@ -45,4 +45,8 @@ LATCHED_STATUS = QosSpec("latched_status", Reliability.RELIABLE, Durability.TRAN
 # /diagnostics as diagnostic_aggregator expects it (the rclpy default profile).
 DIAGNOSTICS = QosSpec("diagnostics", Reliability.RELIABLE, Durability.VOLATILE, 10)
 
-PRESETS: tuple[QosSpec, ...] = (SENSOR_DATA, IMU_DATA, STATE, LATCHED_STATUS, DIAGNOSTICS)
+# /rosout as rcl publishes it (reliable, transient local, 1000): matching it receives the
+# recent logs of nodes that started earlier; a volatile offer would not match such readers.
+ROSOUT = QosSpec("rosout", Reliability.RELIABLE, Durability.TRANSIENT_LOCAL, 1000)
+
+PRESETS: tuple[QosSpec, ...] = (SENSOR_DATA, IMU_DATA, STATE, LATCHED_STATUS, DIAGNOSTICS, ROSOUT)

@@ -27,6 +27,7 @@ class Topic(str, enum.Enum):
     FDR_STATUS = "/fdr/status"
     FLIGHT_STATE = "/flight_state"
     DIAGNOSTICS = "/diagnostics"
+    ROSOUT = "/rosout"
     STATE_PATH = "/state/path"
     GEOFIX_MARKERS = "/geoloc/markers"
     VIO_LANDMARKS = "/vio/landmarks"
@@ -67,6 +68,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.FDR_STATUS, "onboard/msg/FdrStatus", qos.LATCHED_STATUS, "flight data recorder health"),
     TopicSpec(Topic.FLIGHT_STATE, "onboard/msg/FlightState", qos.LATCHED_STATUS, "flight phase"),
     TopicSpec(Topic.DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", qos.DIAGNOSTICS, "ROS diagnostics"),
+    TopicSpec(Topic.ROSOUT, "rcl_interfaces/msg/Log", qos.ROSOUT, "every node's log (rcl publishes it)"),
     # Inspection (rviz2 / Foxglove). The path is the whole track: latched, so a late viewer gets it at once.
     TopicSpec(Topic.STATE_PATH, "nav_msgs/msg/Path", qos.LATCHED_STATUS, "fused track in map, thinned"),
     TopicSpec(Topic.GEOFIX_MARKERS, "visualization_msgs/msg/MarkerArray", qos.STATE, "GeoFix matches as markers"),

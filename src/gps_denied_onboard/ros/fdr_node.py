@@ -25,7 +25,6 @@ from rclpy.context import Context
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
 
 from gps_denied_onboard import __version__
@@ -54,14 +53,6 @@ from gps_denied_onboard.ros.qos import durability_of, qos_profile, reliability_o
 NODE_NAME = "fdr_node"
 ROSOUT_PRODUCER_ID = "/rosout"
 EVENTS_PRODUCER_ID = NODE_NAME
-# rcl's own /rosout publisher profile: subscribing alike receives the last 10 s of logs
-# from nodes that started before the recorder.
-ROSOUT_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1000,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
 _LEVEL_NAMES = {Log.WARN: "WARN", Log.ERROR: "ERROR", Log.FATAL: "FATAL"}
 
 
@@ -114,7 +105,7 @@ class FdrNode(Node):
         self._events = self.recorder.client.producer(EVENTS_PRODUCER_ID)
         self._recordings: dict[str, _Recording] = {}
         self._skipped: set[str] = set()
-        self.create_subscription(Log, "/rosout", self._on_rosout, ROSOUT_QOS)
+        self.create_subscription(Log, Topic.ROSOUT.value, self._on_rosout, topic_qos(Topic.ROSOUT))
         self._status_pub = self.create_publisher(FdrStatus, Topic.FDR_STATUS.value, topic_qos(Topic.FDR_STATUS))
         self._diag_pub = self.create_publisher(DiagnosticArray, Topic.DIAGNOSTICS.value, topic_qos(Topic.DIAGNOSTICS))
         self.create_timer(self.settings.rescan_period_s, self._rescan)

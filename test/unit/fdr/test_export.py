@@ -457,7 +457,8 @@ def test_rosbag2_offers_the_declared_qos(tmp_path: Path) -> None:
 
     assert bag.qos["/fdr/status"] == (QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1)
     assert bag.qos["/imu/data"] == (QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 200)
-    assert "/rosout" not in bag.qos  # not a graph topic: ros2 bag play falls back to its default
+    # as rcl offers it: a transient-local reader (the recorder's) matches a replay of it
+    assert bag.qos["/rosout"] == (QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1000)
 
 
 def test_rosbag2_logs_become_rosout_with_rcl_levels(tmp_path: Path) -> None:
