@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import signal
 import subprocess
 from pathlib import Path
@@ -63,6 +64,8 @@ def test_node_starts_and_exits_cleanly_on_signal(
         assert "Traceback" not in out, out
         if getattr(importlib.import_module(f"gps_denied_onboard.ros.{spec.name}").main, "pending", False):
             assert "core not built yet" in out, "a pending node must say once that it publishes nothing"
+        if spec.broadcasts_tf and importlib.util.find_spec("tf2_ros") is None:
+            assert out.count("TF (map->odom->base_link) is not broadcast") == 1, "says once that TF is off"
     finally:
         stop(proc)
         observer.destroy_node()

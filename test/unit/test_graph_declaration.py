@@ -82,3 +82,15 @@ def test_unknown_node_names_the_declared_ones() -> None:
 
 def test_frames_follow_rep105() -> None:
     assert [str(f) for f in (Frame.MAP, Frame.ODOM, Frame.BASE_LINK)] == ["map", "odom", "base_link"]
+
+
+def test_each_transform_has_exactly_one_owner_and_the_tree_is_rep105() -> None:
+    owners: dict[tuple[Frame, Frame], str] = {}
+    for node in NODES:
+        for edge in node.broadcasts_tf:
+            assert edge not in owners, f"{edge} broadcast by {owners[edge]} and {node.name}"
+            owners[edge] = node.name
+    children = [child for _, child in owners]
+    assert len(children) == len(set(children)), "a frame with two parents is not a tree"
+    assert (Frame.MAP, Frame.ODOM) in owners
+    assert (Frame.ODOM, Frame.BASE_LINK) in owners

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gps_denied_onboard.graph.frames import Frame
 from gps_denied_onboard.graph.topics import Topic
 
 
@@ -21,6 +22,7 @@ class NodeSpec:
     params_file: str = "flight.yaml"  # in share/onboard/config: where this node's section lives
     remappings: tuple[tuple[str, str], ...] = ()  # (from, to) topic names, both declared in TOPICS
     stop_last: bool = False  # started first, stopped last: records everyone's final WARN/ERROR
+    broadcasts_tf: tuple[tuple[Frame, Frame], ...] = ()  # (parent, child) transforms this node owns on /tf
 
     @property
     def executable(self) -> str:
@@ -34,12 +36,14 @@ NODES: tuple[NodeSpec, ...] = (
         component="C1 visual-inertial odometry",
         publishes=(Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.VIO_LANDMARKS, Topic.DIAGNOSTICS),
         subscribes=(Topic.CAMERA_IMAGE, Topic.CAMERA_INFO, Topic.IMU),
+        broadcasts_tf=((Frame.ODOM, Frame.BASE_LINK), (Frame.BASE_LINK, Frame.CAMERA)),
     ),
     NodeSpec(
         name="state_estimator_node",
         component="C5 state estimator",
         publishes=(Topic.STATE_ODOMETRY, Topic.STATE_NAVSAT, Topic.STATE_STATUS, Topic.STATE_PATH, Topic.DIAGNOSTICS),
         subscribes=(Topic.IMU, Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.GEOFIX, Topic.GNSS_FIX),
+        broadcasts_tf=((Frame.MAP, Frame.ODOM),),
     ),
     NodeSpec(
         name="inference_node",

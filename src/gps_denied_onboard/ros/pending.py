@@ -12,6 +12,7 @@ from gps_denied_onboard.graph.nodes import node_spec
 from gps_denied_onboard.ros.entrypoint import run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
 from gps_denied_onboard.ros.params import reject_undeclared
+from gps_denied_onboard.ros.tf import TfBroadcaster
 
 
 class PendingComponentNode(Node):
@@ -37,6 +38,9 @@ class PendingComponentNode(Node):
             f"({len(spec.publishes)} publishers, {len(spec.subscribes)} subscriptions) and publishing nothing"
         )
         self.interface = GraphInterface(self, spec)
+        # The node owns these transforms: attaching says once where tf2_ros is missing that TF is
+        # off; nothing is sent until the core computes real poses.
+        self.tf = TfBroadcaster.attach(self) if spec.broadcasts_tf else None
 
 
 def pending_factory(name: str) -> Callable[..., Node]:
