@@ -47,3 +47,7 @@ class ExportOutputExistsError(ExportError):
 
 class FlightNotFoundError(ExportError):
     """The flight directory does not exist or holds no segment files."""
+
+
+class FlightOpenError(FdrError):
+    """The flight's first segment or header could not be written: the flight must not start."""

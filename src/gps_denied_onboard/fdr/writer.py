@@ -28,7 +28,7 @@ from typing import Any
 from gps_denied_onboard.fdr import format as fmt
 from gps_denied_onboard.fdr.client import Entry, FdrClient, PendingRecord
 from gps_denied_onboard.fdr.config import FdrConfig
-from gps_denied_onboard.fdr.errors import FlightLockedError, FlightStateError, RecordSchemaError
+from gps_denied_onboard.fdr.errors import FlightLockedError, FlightOpenError, FlightStateError, RecordSchemaError
 from gps_denied_onboard.fdr.fileops import OS_FILE_OPS, FileOps, fsync_dir
 from gps_denied_onboard.fdr.kinds import KINDS, Kind
 from gps_denied_onboard.fdr.records import Record, RosMessage
@@ -173,7 +173,10 @@ class FlightRecorder:
         if self._flight_id is not None and self._footer is None:
             raise FlightStateError(f"flight {self._flight_id!r} is still open; close it before opening another")
         flight_id = fmt.check_flight_id(header.flight_id)
-        self._acquire_root_lock()
+        try:
+            self._acquire_root_lock()
+        except OSError as exc:  # unwritable or missing root: FlightLockedError is not an OSError
+            raise FlightOpenError(f"cannot lock flight root {self.config.flight_root}: {exc}") from exc
         try:
             flight_dir = self.config.flight_root / flight_id
             flight_dir.mkdir(parents=True, exist_ok=True)
@@ -196,10 +199,15 @@ class FlightRecorder:
             self._queue_own(Kind.FLIGHT_HEADER, payload)
             self._flush()
             self._fsync()
-        except BaseException:
+            if self.degraded:  # a recorder that cannot write its header must not let the flight start
+                assert self._degraded_error is not None
+                raise FlightOpenError(f"cannot write the header of flight {flight_id!r}: {self._degraded_error}")
+        except BaseException as exc:
             self._close_segment_quietly()
             self._release_root_lock()
             self._flight_id = None
+            if isinstance(exc, OSError):
+                raise FlightOpenError(f"cannot open flight {flight_id!r} in {self.config.flight_root}: {exc}") from exc
             raise
         if self.config.cap_below_segment:
             self._raise_alert(

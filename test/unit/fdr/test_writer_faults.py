@@ -202,3 +202,55 @@ def test_sigkill_mid_flight_loses_nothing_before_the_cut(tmp_path: Path) -> None
     assert seqs == list(range(len(seqs))), "every record up to the cut, in order, no hole"
     assert scan.footer is None, "no footer: the flight was not closed cleanly"
     assert all(i.problem is Problem.TORN_TAIL for i in scan.issues), scan.issues
+
+
+class WritesFail(FlakyOps):
+    """Files can be created, but every write fails: a full disk at take-off."""
+
+    def write(self, fd: int, data: bytes | memoryview) -> int:  # noqa: ARG002 - the FileOps signature
+        raise OSError(errno.ENOSPC, "injected ENOSPC")
+
+
+def test_a_flight_whose_header_cannot_be_written_does_not_start(tmp_path: Path) -> None:
+    from gps_denied_onboard.fdr.errors import FlightOpenError
+    from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
+
+    recorder = FlightRecorder(config(tmp_path), file_ops=WritesFail())
+    with pytest.raises(FlightOpenError, match=r"flight 'f-full'.*ENOSPC"):
+        recorder.open_flight(FlightHeader("f-full"))
+    # The lock is released: another recorder (on a working disk) can take the root.
+    with open_recorder(config(tmp_path), "f-next") as working:
+        assert working.flight_dir == tmp_path / "f-next"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: an unwritable directory cannot be made")
+def test_an_unwritable_root_is_a_flight_open_error(tmp_path: Path) -> None:
+    from gps_denied_onboard.fdr.errors import FlightOpenError
+    from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
+
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(FlightOpenError, match="cannot lock flight root"):
+        FlightRecorder(config(locked / "flights")).open_flight(FlightHeader("f"))
+
+
+def test_a_read_only_filesystem_is_a_flight_open_error(tmp_path: Path) -> None:
+    """Even root cannot write a read-only mount: the real EROFS path, where mounting is allowed."""
+    from gps_denied_onboard.fdr.errors import FlightOpenError
+    from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
+
+    mount_point = tmp_path / "ro_fs"
+    mount_point.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN): {proc.stderr.strip()}")
+    try:
+        with pytest.raises(FlightOpenError, match="Read-only file system"):
+            FlightRecorder(config(mount_point / "flights")).open_flight(FlightHeader("f"))
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
