@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,27 @@ def test_fdr_root_check_fails_below_the_free_space_minimum(tmp_path: Path) -> No
     assert "minimum" in result.detail
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: an unwritable directory cannot be made")
-def test_fdr_root_check_fails_when_unwritable(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    result = checks.check_fdr_root(locked / "flights", min_free_bytes=1)
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory this process cannot write: mode 0500, or for root a read-only tmpfs."""
+    target = tmp_path / "locked"
+    target.mkdir(mode=0o500)
+    if os.geteuid() != 0:
+        yield target
+        return
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(target)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"root writes anywhere and no read-only tmpfs can be mounted here: {proc.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def test_fdr_root_check_fails_when_unwritable(unwritable_dir: Path) -> None:
+    result = checks.check_fdr_root(unwritable_dir / "flights", min_free_bytes=1)
     assert not result.ok
     assert "not writable" in result.detail
 
