@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import mounted_tmpfs
 from gps_denied_onboard import doctor
 from gps_denied_onboard.doctor import checks
 
@@ -35,15 +36,8 @@ def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
         yield target
         return
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(target)], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"root writes anywhere and no read-only tmpfs can be mounted here: {proc.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    with mounted_tmpfs(target, "ro,size=64k") as mount_point:
+        yield mount_point
 
 
 def test_fdr_root_check_fails_when_unwritable(unwritable_dir: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from recorder_helpers import IMU, cdr, config, open_recorder, overrun_sum, records, scan_flight, seq_of
 
+from conftest import mounted_tmpfs
 from gps_denied_onboard.fdr.fileops import OS_FILE_OPS
 from gps_denied_onboard.fdr.reader import Problem
 from gps_denied_onboard.fdr.records import RosMessage
@@ -32,24 +33,9 @@ def wait_for(predicate: object, timeout_s: float = 10.0) -> bool:
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB tmpfs: writes to it fail with ENOSPC for real."""
-    mount_point = tmp_path / "small_fs"
-    mount_point.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip(
-            f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN): {proc.stderr.strip()}; "
-            "the injected-OSError test covers the same path"
-        )
-    try:
+    """A real 1 MiB tmpfs: writes to it fail with ENOSPC for real (the injected-EIO test covers the rest)."""
+    with mounted_tmpfs(tmp_path / "small_fs", "size=1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_full_disk_degrades_counts_and_recovers(small_fs: Path) -> None:
@@ -239,18 +225,8 @@ def test_a_read_only_filesystem_is_a_flight_open_error(tmp_path: Path) -> None:
     from gps_denied_onboard.fdr.errors import FlightOpenError
     from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
 
-    mount_point = tmp_path / "ro_fs"
-    mount_point.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN): {proc.stderr.strip()}")
-    try:
-        with pytest.raises(FlightOpenError, match="Read-only file system"):
-            FlightRecorder(config(mount_point / "flights")).open_flight(FlightHeader("f"))
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    with (
+        mounted_tmpfs(tmp_path / "ro_fs", "ro,size=64k") as mount_point,
+        pytest.raises(FlightOpenError, match="Read-only file system"),
+    ):
+        FlightRecorder(config(mount_point / "flights")).open_flight(FlightHeader("f"))
