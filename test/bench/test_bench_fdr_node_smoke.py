@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("rclpy", reason="needs rclpy (ros-jazzy-rclpy wheel or a ROS 2 install)")
 
-import gps_denied_onboard
+from quick_run import run_quick
 
 BENCH = Path(__file__).with_name("bench_fdr_node.py")
 
@@ -22,19 +18,7 @@ def test_quick_benchmark_reports_both_kinds_both_receivers_and_exact_accounting(
     onboard_prefix: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "fdr_node.json"
-    # The children import the same gps_denied_onboard as this test (colcon install or src/).
-    library_root = str(Path(gps_denied_onboard.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [library_root, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--out", str(out), "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=100,
-        check=False,
-    )
-    assert out.exists(), proc.stdout + proc.stderr
-    doc = json.loads(out.read_text())
+    doc, proc = run_quick(BENCH, out, tmp_path, timeout_s=100)
     rows = doc["rows"]
     assert {r["kind"] for r in rows} == {"imu", "image"}, proc.stdout
     side_by_side = [r for r in rows if r["mode"] == "both"]
