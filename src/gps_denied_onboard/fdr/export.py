@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import orjson
 from mcap.well_known import MessageEncoding, Profile, SchemaEncoding
 from mcap.writer import Writer as McapWriter
-from rosbags.interfaces import Connection, Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, WriterError
 from rosbags.rosbag2 import Writer as Rosbag2Writer
 from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
@@ -31,7 +31,8 @@ from gps_denied_onboard.fdr.errors import ExportOutputExistsError, FlightNotFoun
 from gps_denied_onboard.fdr.kinds import KINDS, Kind
 from gps_denied_onboard.fdr.reader import FlightScan, scan_flight
 from gps_denied_onboard.fdr.records import Record, RosMessage
-from gps_denied_onboard.graph import TOPICS, Durability, QosSpec, Reliability, Topic
+from gps_denied_onboard.graph import TOPICS, Topic
+from gps_denied_onboard.rosbag_qos import to_rosbag_qos
 
 if TYPE_CHECKING:
     from rosbags.interfaces.typing import Typesdict
@@ -275,27 +276,9 @@ def _bag_connection(writer: Rosbag2Writer, types: _Types, topic: str, msg_type: 
     if msgdef is None:
         return None
     qos = _QOS_BY_TOPIC.get(topic)
-    profiles = [rosbag_qos(qos)] if qos is not None else []
+    profiles = [to_rosbag_qos(qos)] if qos is not None else []
     return writer.add_connection(
         topic, msg_type, msgdef=msgdef, rihs01=types.store.hash_rihs01(msg_type), offered_qos_profiles=profiles
-    )
-
-
-def rosbag_qos(spec: QosSpec) -> Qos:
-    """The declared QoS as rosbag2 stores it, so ``ros2 bag play`` re-offers latched topics as transient local."""
-    unset = QosTime(0, 0)  # rmw's "default": no deadline, lifespan or lease
-    return Qos(
-        history=QosHistory.KEEP_LAST,
-        depth=spec.depth,
-        reliability=QosReliability.RELIABLE if spec.reliability is Reliability.RELIABLE else QosReliability.BEST_EFFORT,
-        durability=(
-            QosDurability.TRANSIENT_LOCAL if spec.durability is Durability.TRANSIENT_LOCAL else QosDurability.VOLATILE
-        ),
-        deadline=unset,
-        lifespan=unset,
-        liveliness=QosLiveliness.AUTOMATIC,
-        liveliness_lease_duration=unset,
-        avoid_ros_namespace_conventions=False,
     )
 
 

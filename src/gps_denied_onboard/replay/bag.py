@@ -17,15 +17,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from rosbags.interfaces import Connection, ConnectionExtRosbag2, Qos, QosDurability, QosReliability
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, Qos
 from rosbags.rosbag2 import Reader
 
-from gps_denied_onboard.graph.qos import Durability, QosSpec, Reliability
+from gps_denied_onboard.graph.qos import QosSpec
 from gps_denied_onboard.replay.errors import BadRemapError, BadWindowError, BagNotFoundError, BagReadError
+from gps_denied_onboard.rosbag_qos import from_rosbag_qos
 
 NS_PER_S = 1_000_000_000
 REMAP_SEPARATOR = ":="
-RMW_DEFAULT_DEPTH = 10  # the depth rmw uses for KEEP_ALL or unset offers, and rosbag2's player default
 # A fully qualified ROS 2 topic name: absolute, tokens of [A-Za-z0-9_] not starting with a digit.
 _TOPIC_NAME_RE = re.compile(r"^(/[A-Za-z_][A-Za-z0-9_]*)+$")
 _METADATA = "metadata.yaml"
@@ -96,16 +96,6 @@ def parse_remaps(specs: Iterable[str]) -> dict[str, str]:
     return remaps
 
 
-def _qos_spec(offer: Qos) -> QosSpec:
-    """A recorded publisher's QoS as the graph's pure QoS type (KEEP_ALL or depth 0: rmw's default depth)."""
-    return QosSpec(
-        "bag_offered",
-        Reliability.BEST_EFFORT if offer.reliability is QosReliability.BEST_EFFORT else Reliability.RELIABLE,
-        Durability.TRANSIENT_LOCAL if offer.durability is QosDurability.TRANSIENT_LOCAL else Durability.VOLATILE,
-        offer.depth if offer.depth >= 1 else RMW_DEFAULT_DEPTH,
-    )
-
-
 def _describe(exc: Exception) -> str:
     """``Type: message``, the type qualified when it is neither a builtin nor rosbags' (``struct.error``)."""
     kind, module = type(exc).__qualname__, type(exc).__module__
@@ -149,7 +139,7 @@ class Bag:
         topics = []
         for name, info in sorted(self._reader.topics.items()):
             types = tuple(sorted({c.msgtype for c in info.connections}))
-            offers = tuple(_qos_spec(q) for c in info.connections for q in _offers(c))
+            offers = tuple(from_rosbag_qos(q) for c in info.connections for q in _offers(c))
             topics.append(BagTopic(name, types, info.msgcount, offers))
         return tuple(topics)
 
