@@ -6,6 +6,7 @@ import pytest
 
 from gps_denied_onboard.graph import (
     NODES,
+    SIMULATOR_ONLY,
     TOPICS,
     Durability,
     Frame,
@@ -58,11 +59,16 @@ def test_five_nodes_with_unique_names() -> None:
 
 
 def test_every_consumed_topic_has_a_producer_or_is_external() -> None:
-    external = {Topic.CAMERA_IMAGE, Topic.CAMERA_INFO, Topic.IMU, Topic.GNSS_FIX, Topic.FLIGHT_STATE}
+    external = {Topic.CAMERA_IMAGE, Topic.CAMERA_INFO, Topic.IMU, Topic.GNSS_FIX, Topic.BARO, Topic.FLIGHT_STATE}
     produced = {t for n in NODES for t in n.publishes}
     for node in NODES:
         for topic in node.subscribes:
             assert topic in produced or topic in external, f"{node.name} consumes {topic} that nobody publishes"
+
+
+def test_simulator_truth_is_consumed_by_no_node() -> None:
+    for node in NODES:
+        assert not SIMULATOR_ONLY & set(node.subscribes), f"{node.name} consumes simulator truth"
 
 
 def test_only_one_node_owns_each_topic_except_diagnostics() -> None:

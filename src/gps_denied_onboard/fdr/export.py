@@ -8,7 +8,6 @@ recovered from a damaged flight is exported; what could not be is counted, never
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from collections import Counter
@@ -16,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 from mcap.well_known import MessageEncoding, Profile, SchemaEncoding
@@ -24,9 +22,10 @@ from mcap.writer import Writer as McapWriter
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, WriterError
 from rosbags.rosbag2 import Writer as Rosbag2Writer
-from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
+from rosbags.typesys import TypesysError
 from rosbags.typesys.store import Typestore
 
+from gps_denied_onboard import rosbag_types
 from gps_denied_onboard.fdr.errors import ExportOutputExistsError, FlightNotFoundError
 from gps_denied_onboard.fdr.kinds import KINDS, Kind
 from gps_denied_onboard.fdr.reader import FlightScan, scan_flight
@@ -34,12 +33,8 @@ from gps_denied_onboard.fdr.records import Record, RosMessage
 from gps_denied_onboard.graph import TOPICS, Topic
 from gps_denied_onboard.rosbag_qos import to_rosbag_qos
 
-if TYPE_CHECKING:
-    from rosbags.interfaces.typing import Typesdict
-
 logger = logging.getLogger(__name__)
 
-ONBOARD_PACKAGE = "onboard"
 JSON_TOPIC_PREFIX = "/fdr/record/"  # not "/fdr/": a kind named "status" would clash with /fdr/status
 ROSOUT_TOPIC = Topic.ROSOUT.value
 LOG_MSG_TYPE = "rcl_interfaces/msg/Log"
@@ -68,7 +63,6 @@ _RECORD_FIELDS = {
 }
 _SPECS_BY_NAME = {kind.value: spec for kind, spec in KINDS.items()}
 _QOS_BY_TOPIC = {spec.name: spec.qos for spec in TOPICS}
-_REPO_MSG_DIR = Path(__file__).resolve().parents[3] / "msg"  # source checkout: <repo>/msg next to src/
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,7 @@ def export_mcap(flight_dir: Path, out: Path) -> ExportResult:
         stream = out.open("xb")  # exclusive create: refusing to overwrite cannot race
     except FileExistsError as exc:
         raise ExportOutputExistsError(f"export output {out} exists already, not overwriting") from exc
-    types = _Types(_typestore())
+    types = _Types(rosbag_types.onboard_typestore())
     tally = _Tally(scan)
     channels: dict[tuple[str, str], int | None] = {}  # (topic, ROS type or JSON kind) -> MCAP channel id
     sequences: Counter[int] = Counter()
@@ -134,7 +128,7 @@ def export_rosbag2(flight_dir: Path, out_dir: Path) -> ExportResult:
     scan = _scan(flight_dir)
     if out_dir.exists() or out_dir.is_symlink():
         raise ExportOutputExistsError(f"export output {out_dir} exists already, not overwriting")
-    types = _Types(_typestore())
+    types = _Types(rosbag_types.onboard_typestore())
     tally = _Tally(scan)
     try:
         writer = Rosbag2Writer(out_dir, version=9, storage_plugin=StoragePlugin.MCAP)
@@ -178,15 +172,6 @@ def json_topic(kind: str) -> str:
     return JSON_TOPIC_PREFIX + token
 
 
-def onboard_msg_dir() -> Path | None:
-    """The onboard package's .msg directory: the installed share/ first, else the source checkout's msg/."""
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        candidate = Path(prefix) / "share" / ONBOARD_PACKAGE / "msg" if prefix else None
-        if candidate is not None and candidate.is_dir():
-            return candidate
-    return _REPO_MSG_DIR if _REPO_MSG_DIR.is_dir() else None
-
-
 def _scan(flight_dir: Path) -> FlightScan:
     if not flight_dir.is_dir():
         raise FlightNotFoundError(f"no FDR flight at {flight_dir}: the directory does not exist")
@@ -201,26 +186,6 @@ def _scan(flight_dir: Path) -> FlightScan:
             scan.issues[0],
         )
     return scan
-
-
-def _typestore() -> Typestore:
-    """Jazzy's standard types plus the onboard package's own, read from its .msg files."""
-    typestore = get_typestore(Stores.ROS2_JAZZY)
-    msg_dir = onboard_msg_dir()
-    if msg_dir is None:
-        logger.warning("onboard .msg files not found (AMENT_PREFIX_PATH, source msg/): onboard types are skipped")
-        return typestore
-    types: Typesdict = {}
-    for path in sorted(msg_dir.glob("*.msg")):
-        try:
-            types.update(get_types_from_msg(path.read_text(encoding="utf-8"), f"{ONBOARD_PACKAGE}/msg/{path.stem}"))
-        except (OSError, TypesysError) as exc:
-            logger.warning("cannot parse %s, its type is skipped: %s", path, exc)
-    try:
-        typestore.register(types)
-    except TypesysError as exc:
-        logger.warning("cannot register the onboard types from %s, they are skipped: %s", msg_dir, exc)
-    return typestore
 
 
 class _Types:

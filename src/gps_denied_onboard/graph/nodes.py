@@ -41,8 +41,15 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
         name="state_estimator_node",
         component="C5 state estimator",
-        publishes=(Topic.STATE_ODOMETRY, Topic.STATE_NAVSAT, Topic.STATE_STATUS, Topic.STATE_PATH, Topic.DIAGNOSTICS),
-        subscribes=(Topic.IMU, Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.GEOFIX, Topic.GNSS_FIX),
+        publishes=(
+            Topic.STATE_ODOMETRY,
+            Topic.STATE_NAVSAT,
+            Topic.STATE_STATUS,
+            Topic.STATE_PATH,
+            Topic.EVENTS,
+            Topic.DIAGNOSTICS,
+        ),
+        subscribes=(Topic.IMU, Topic.VIO_ODOMETRY, Topic.VIO_HEALTH, Topic.GEOFIX, Topic.GNSS_FIX, Topic.BARO),
         broadcasts_tf=((Frame.MAP, Frame.ODOM),),
     ),
     NodeSpec(

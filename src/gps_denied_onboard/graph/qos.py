@@ -49,4 +49,8 @@ DIAGNOSTICS = QosSpec("diagnostics", Reliability.RELIABLE, Durability.VOLATILE, 
 # recent logs of nodes that started earlier; a volatile offer would not match such readers.
 ROSOUT = QosSpec("rosout", Reliability.RELIABLE, Durability.TRANSIENT_LOCAL, 1000)
 
-PRESETS: tuple[QosSpec, ...] = (SENSOR_DATA, IMU_DATA, STATE, LATCHED_STATUS, DIAGNOSTICS, ROSOUT)
+# Component events: rare, but they come in bursts (a trust change and its reason together) and
+# every one belongs in the flight record, so a deeper reliable queue than state.
+EVENTS = QosSpec("events", Reliability.RELIABLE, Durability.VOLATILE, 100)
+
+PRESETS: tuple[QosSpec, ...] = (SENSOR_DATA, IMU_DATA, STATE, LATCHED_STATUS, DIAGNOSTICS, ROSOUT, EVENTS)

@@ -31,6 +31,10 @@ class Topic(str, enum.Enum):
     STATE_PATH = "/state/path"
     GEOFIX_MARKERS = "/geoloc/markers"
     VIO_LANDMARKS = "/vio/landmarks"
+    BARO = "/baro/pressure"
+    EVENTS = "/events"
+    GROUND_TRUTH = "/ground_truth/odometry"
+    SCENARIO_PHASE = "/ground_truth/phase"
 
     def __str__(self) -> str:
         return self.value
@@ -73,7 +77,15 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.STATE_PATH, "nav_msgs/msg/Path", qos.LATCHED_STATUS, "fused track in map, thinned"),
     TopicSpec(Topic.GEOFIX_MARKERS, "visualization_msgs/msg/MarkerArray", qos.STATE, "GeoFix matches as markers"),
     TopicSpec(Topic.VIO_LANDMARKS, "sensor_msgs/msg/PointCloud2", qos.SENSOR_DATA, "VIO landmarks in odom"),
+    TopicSpec(Topic.BARO, "sensor_msgs/msg/FluidPressure", qos.SENSOR_DATA, "static pressure, altitude aid"),
+    TopicSpec(Topic.EVENTS, "onboard/msg/Event", qos.EVENTS, "component decisions and state transitions"),
+    # Simulator truth: written into simulated bags for `onboard eval`; no node of the graph consumes it.
+    TopicSpec(Topic.GROUND_TRUTH, "nav_msgs/msg/Odometry", qos.STATE, "true base_link pose in map (simulator)"),
+    TopicSpec(Topic.SCENARIO_PHASE, "onboard/msg/ScenarioPhase", qos.STATE, "scenario event windows (simulator)"),
 )
+
+# Topics only a simulator or a test rig publishes: the graph's nodes never subscribe to them.
+SIMULATOR_ONLY: frozenset[Topic] = frozenset({Topic.GROUND_TRUTH, Topic.SCENARIO_PHASE})
 
 _BY_TOPIC = {spec.topic: spec for spec in TOPICS}
 

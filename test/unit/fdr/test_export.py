@@ -24,6 +24,7 @@ from rosbags.rosbag2 import Reader as BagReader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from sensor_msgs.msg import Imu
 
+from gps_denied_onboard import rosbag_types
 from gps_denied_onboard.fdr import export
 from gps_denied_onboard.fdr import format as fmt
 from gps_denied_onboard.fdr.errors import ExportOutputExistsError, FdrError, FlightNotFoundError
@@ -616,7 +617,7 @@ def test_unknown_type_is_skipped_counted_and_warned_once(tmp_path: Path, caplog:
 
 def test_onboard_types_without_definitions_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fb = build_flight(tmp_path)
-    monkeypatch.setattr(export, "onboard_msg_dir", lambda: None)
+    monkeypatch.setattr(rosbag_types, "onboard_msg_dir", lambda: None)
     result = export_mcap(fb.dir, tmp_path / "flight.mcap")
     assert result.skipped == {"unknown_type:onboard/msg/GeoFix": 2, "unknown_type:onboard/msg/FdrStatus": 2}
     assert result.topics["/imu/data"] == 8
@@ -627,10 +628,10 @@ def test_onboard_msg_dir_prefers_the_install_then_the_source(tmp_path: Path, mon
     installed = tmp_path / "prefix" / "share" / "onboard" / "msg"
     installed.mkdir(parents=True)
     monkeypatch.setenv("AMENT_PREFIX_PATH", f"{tmp_path / 'other'}:{tmp_path / 'prefix'}")
-    assert export.onboard_msg_dir() == installed
+    assert rosbag_types.onboard_msg_dir() == installed
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path / "other"))
     source_msg = Path(__file__).resolve().parents[3] / "msg"
-    assert export.onboard_msg_dir() == source_msg
+    assert rosbag_types.onboard_msg_dir() == source_msg
     assert (source_msg / "GeoFix.msg").is_file()
 
 

@@ -15,9 +15,9 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from gps_denied_onboard.fdr.export import onboard_msg_dir
 from gps_denied_onboard.graph import Topic, topic_spec
 from gps_denied_onboard.rosbag_qos import to_rosbag_qos
+from gps_denied_onboard.rosbag_types import onboard_msg_dir
 
 T0_NS = 1_717_000_000_000_000_000  # the bag's first stamp
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
