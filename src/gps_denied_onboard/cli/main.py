@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from gps_denied_onboard import __version__
 from gps_denied_onboard.cli import doctor, fdr, launch, replay
+from gps_denied_onboard.cli import eval as eval_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     fdr.add_parser(subparsers)
     launch.add_parser(subparsers)
     replay.add_parser(subparsers)
+    eval_cmd.add_parser(subparsers)
     return parser
 
 
