@@ -21,6 +21,7 @@ import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from onboard.msg import FdrStatus, FdrTopicCounter
 from rcl_interfaces.msg import Log
+from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
@@ -108,8 +109,12 @@ class FdrNode(Node):
         self.create_subscription(Log, Topic.ROSOUT.value, self._on_rosout, topic_qos(Topic.ROSOUT))
         self._status_pub = self.create_publisher(FdrStatus, Topic.FDR_STATUS.value, topic_qos(Topic.FDR_STATUS))
         self._diag_pub = self.create_publisher(DiagnosticArray, Topic.DIAGNOSTICS.value, topic_qos(Topic.DIAGNOSTICS))
-        self.create_timer(self.settings.rescan_period_s, self._rescan)
-        self.create_timer(self.settings.status_period_s, self._publish_status)
+        # Discovery and health run on the steady clock: on sim time (replay) the node clock stands
+        # still until /clock arrives, and a replayer waits for the recorder to subscribe before it
+        # publishes /clock; a ROS-time timer here would deadlock the two.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(self.settings.rescan_period_s, self._rescan, clock=steady)
+        self.create_timer(self.settings.status_period_s, self._publish_status, clock=steady)
         self._rescan()
         self._publish_status()
         self.get_logger().info(f"recording flight {self.settings.flight_id} to {self.flight_dir}")
