@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help bootstrap test demo lint bench lock clean distclean
 
@@ -22,7 +23,7 @@ test: bootstrap
 	@bash scripts/run_tests.sh $(PYTEST_ARGS)
 
 demo: bootstrap
-	@bash scripts/demo.sh
+	@bash scripts/demo.sh $(DEMO_ARGS)
 
 lint: bootstrap
 	@bash scripts/run_tests.sh test/lint
@@ -30,6 +31,7 @@ lint: bootstrap
 bench: bootstrap
 	@bash scripts/with_env.sh python test/bench/bench_fdr.py --out bench-results/fdr.json
 	@bash scripts/with_env.sh python test/bench/bench_fdr_node.py --out bench-results/fdr_node.json
+	@bash scripts/with_env.sh python test/bench/bench_estimator.py --out bench-results/estimator.json
 
 lock:
 	@bash scripts/lock.sh

@@ -18,6 +18,7 @@ from gps_denied_onboard.bringup.errors import BringupError
 from gps_denied_onboard.graph.nodes import NODES, NodeSpec, start_order
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+STEPPED_INLINE_NODES = ("state_estimator_node",)  # nodes with a `worker_thread` parameter
 _NAMESPACE_RE = re.compile(r"^(/[A-Za-z][A-Za-z0-9_]*)*$")
 
 
@@ -30,6 +31,7 @@ class LaunchArgs:
     namespace: str = ""
     log_level: str = "info"
     use_sim_time: bool = False
+    stepped: bool = False  # deterministic replay steps the graph: nodes run their worker threads inline
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -68,6 +70,11 @@ class ProcessSpec:
 def overlay_parameters(args: LaunchArgs) -> dict[str, dict[str, dict[str, object]]]:
     """The parameters the launch arguments set, in params-file form."""
     overlay: dict[str, dict[str, dict[str, object]]] = {"/**": {"ros__parameters": {"use_sim_time": args.use_sim_time}}}
+    if args.stepped:
+        # A node that hands work to its own thread produces outputs whose timing depends on the
+        # scheduler; stepped message by message, the graph must compute everything inline.
+        for node in STEPPED_INLINE_NODES:
+            overlay.setdefault(node, {"ros__parameters": {}})["ros__parameters"]["worker_thread"] = False
     if args.fdr_root is not None:
         overlay["fdr_node"] = {"ros__parameters": {"fdr_root": str(args.fdr_root)}}
     return overlay

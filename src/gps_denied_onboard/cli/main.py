@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from gps_denied_onboard import __version__
-from gps_denied_onboard.cli import doctor, fdr, launch, replay
+from gps_denied_onboard.cli import demo, doctor, fdr, launch, replay, sim
 from gps_denied_onboard.cli import eval as eval_cmd
 
 
@@ -16,10 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onboard", description="GPS-denied onboard navigation suite")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.add_parser(subparsers)
     doctor.add_parser(subparsers)
     fdr.add_parser(subparsers)
     launch.add_parser(subparsers)
     replay.add_parser(subparsers)
+    sim.add_parser(subparsers)
     eval_cmd.add_parser(subparsers)
     return parser
 

@@ -98,7 +98,7 @@ def _replay(args: argparse.Namespace, options: ReplayOptions) -> ReplayReport:
         return replay_live(options)
     prefix = installed_prefix(os.environ.get("AMENT_PREFIX_PATH", ""))
     config = args.config or prefix / "share" / "onboard" / "config" / "flight.yaml"
-    launch_args = LaunchArgs(config=config, fdr_root=args.fdr_root, use_sim_time=True)
+    launch_args = LaunchArgs(config=config, fdr_root=args.fdr_root, use_sim_time=True, stepped=True)
     from gps_denied_onboard.ros.replayer import replay_deterministic  # noqa: PLC0415 - rclpy only when replaying
 
     with tempfile.TemporaryDirectory(prefix="onboard-replay-") as tmp:

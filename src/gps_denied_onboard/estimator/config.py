@@ -190,9 +190,16 @@ class TimingConfig:
     )
     backward_jump_reset_s: float = param(
         1.0,
-        "a stamp this far behind the fused time is a clock/bag loop: reset and re-align, s",
+        "an IMU stamp this far behind the newest IMU stamp is a clock/bag loop: reset and re-align, s",
         minimum=0.01,
         maximum=3600.0,
+    )
+    max_measurement_delay_s: float = param(
+        0.5,
+        "a GeoFix up to this far behind the fused time is applied now with its covariance grown for the "
+        "motion since its stamp (inference latency); older ones are out of order, s",
+        minimum=0.0,
+        maximum=5.0,
     )
     max_imu_gap_s: float = param(
         0.25,
@@ -261,6 +268,16 @@ class GateConfig:
         "the VIO reference is usable only if its last increment is at most this old, s",
         minimum=0.01,
         maximum=10.0,
+    )
+    inertial_window_s: float = param(
+        4.0,
+        "drift test without VIO: GNSS displacement compared with a free-inertial (IMU-only) copy of the "
+        "state over at most this window (a new copy starts every quarter window), s",
+        minimum=1.0,
+        maximum=60.0,
+    )
+    inertial_probability: float = _probability(
+        "chi-square (3 dof) probability of the drift test against the inertial reference", 0.999
     )
 
     def __post_init__(self) -> None:

@@ -13,8 +13,17 @@ heading prior; then static alignment over ``init.alignment_duration_s`` of IMU a
 roll/pitch (mean specific force) and the gyro bias (mean rate). Earth rate is ignored (it is
 below a MEMS gyro's bias stability).
 
-Resets: a stamp more than ``timing.backward_jump_reset_s`` behind the newest one (a bag loop)
-clears everything but the origin and re-aligns; an IMU gap beyond ``timing.max_imu_gap_s`` (or a
+Late measurements: a non-IMU stamp behind the fused time is a late message, never a clock
+reset: it is refused as OUT_OF_ORDER, except a GeoFix up to ``timing.max_measurement_delay_s``
+late (map-matching inference takes 100-500 ms after the camera stamp, far beyond the reorder
+window). Such a fix is applied at the fused time, moved by the estimated displacement since its
+stamp (``v delay``) and with its covariance grown by that displacement's uncertainty:
+``P_vv delay^2`` plus ``(0.5 timing.jump_accel_sigma_mps2 delay^2)^2 I`` for the unmodelled
+acceleration.
+
+Resets: the IMU stream is the timebase. An IMU stamp more than ``timing.backward_jump_reset_s``
+behind the newest IMU stamp (a bag loop, a clock reset) clears everything but the origin and
+re-aligns; an IMU gap beyond ``timing.max_imu_gap_s`` (or a
 backend failure) re-initialises the backend from the last estimate with its covariance grown
 for the unobserved interval. The estimate is published at the fused time, i.e. about one
 reorder window behind the newest IMU sample, with its true stamp.
@@ -29,7 +38,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -56,6 +65,7 @@ from gps_denied_onboard.estimator.backend import (
 )
 from gps_denied_onboard.estimator.config import EstimatorConfig
 from gps_denied_onboard.estimator.errors import InvalidCallError, InvalidOriginError, OriginAlreadySetError
+from gps_denied_onboard.estimator.eskf import EskfBackend
 from gps_denied_onboard.estimator.gate import GnssSample, GnssTrust, GnssTrustGate, ReferencePoint, TrustTransition
 from gps_denied_onboard.estimator.registry import create_backend
 from gps_denied_onboard.geometry.errors import GeometryError
@@ -379,6 +389,8 @@ class StateEstimator:
     _reference_rotation: FloatArray
     _baro_reference: list[float]
     _baro_offset_m: float | None
+    _inertial: dict[int, tuple[int, EskfBackend]]  # chain id -> (start stamp, free-inertial copy)
+    _inertial_next_id: int
 
     def __init__(self, config: EstimatorConfig, *, backend: FusionBackend | None = None) -> None:
         """Build with the configured backend (or ``backend``, already constructed, for tests)."""
@@ -399,6 +411,8 @@ class StateEstimator:
         self._window_ns = round(config.timing.reorder_window_s * NS_PER_S)
         self._jump_ns = round(config.timing.backward_jump_reset_s * NS_PER_S)
         self._max_imu_gap_ns = round(config.timing.max_imu_gap_s * NS_PER_S)
+        self._max_delay_ns = round(config.timing.max_measurement_delay_s * NS_PER_S)
+        self._inertial_window_ns = round(config.gate.inertial_window_s * NS_PER_S)
         self._clear_epoch()
 
     # ----------------------------------------------------------------------- public API
@@ -661,10 +675,12 @@ class StateEstimator:
             if self._origin is None:
                 raise _Rejected(IntakeReason.ORIGIN_NOT_SET, "set_takeoff_origin() has not been called")
             payload = build(stamp)
-            if self._newest_ns is not None and stamp < self._newest_ns - self._jump_ns:
+            # Only the timebase (IMU) can reset: another stream far behind is a late message.
+            newest_imu = self._newest_imu_ns
+            if sensor is Sensor.IMU and newest_imu is not None and stamp < newest_imu - self._jump_ns:
                 reset = ResetReason.BACKWARD_TIME_JUMP
-                behind_s = (self._newest_ns - stamp) / NS_PER_S
-                self._hard_reset(stamp, reset, f"stamp {behind_s:.3f} s behind the newest one")
+                behind_s = (newest_imu - stamp) / NS_PER_S
+                self._hard_reset(stamp, reset, f"IMU stamp {behind_s:.3f} s behind the newest IMU stamp")
             if not self._initialized and sensor not in (Sensor.IMU, Sensor.BARO):
                 raise _Rejected(IntakeReason.NOT_INITIALIZED, "static alignment has not finished")
             self._check_order(sensor, stamp)
@@ -693,13 +709,30 @@ class StateEstimator:
         if (sensor, stamp) in self._queued or last == stamp:
             raise _Rejected(IntakeReason.DUPLICATE_STAMP, f"a {sensor.value} sample with stamp {stamp} was taken")
         fused = self._fused_ns
-        if (fused is not None and stamp < fused) or (sensor is Sensor.IMU and last is not None and stamp < last):
-            behind_ms = ((fused or 0) - stamp) / 1e6
-            raise _Rejected(
-                IntakeReason.OUT_OF_ORDER,
-                f"stamp {behind_ms:.1f} ms behind the fused time (reorder window "
-                f"{self._config.timing.reorder_window_s * 1e3:.0f} ms)",
-            )
+        window_ms = self._config.timing.reorder_window_s * 1e3
+        if sensor is Sensor.IMU:
+            if (fused is not None and stamp < fused) or (last is not None and stamp < last):
+                behind_ms = ((fused or 0) - stamp) / 1e6
+                raise _Rejected(
+                    IntakeReason.OUT_OF_ORDER,
+                    f"stamp {behind_ms:.1f} ms behind the fused time (reorder window {window_ms:.0f} ms)",
+                )
+            return
+        if fused is None or stamp >= fused:
+            return
+        if sensor is Sensor.GEOFIX and fused - stamp <= self._max_delay_ns:
+            return  # inference latency: applied at the fused time with a grown covariance
+        behind_ms = (fused - stamp) / 1e6
+        delay_note = (
+            f", GeoFix delay limit {self._config.timing.max_measurement_delay_s * 1e3:.0f} ms"
+            if sensor is Sensor.GEOFIX
+            else ""
+        )
+        raise _Rejected(
+            IntakeReason.OUT_OF_ORDER,
+            f"stamp {behind_ms:.1f} ms behind the fused time: a late {sensor.value} message, dropped "
+            f"(reorder window {window_ms:.0f} ms{delay_note}; only the IMU stream can reset the estimator)",
+        )
 
     def _count_rejection(self, sensor: Sensor) -> None:
         if sensor is Sensor.GNSS:
@@ -754,10 +787,41 @@ class StateEstimator:
             self._soft_reset(sample.t_ns, ResetReason.FORWARD_TIME_JUMP, f"IMU gap of {gap_ns / NS_PER_S:.3f} s")
         else:
             self._backend.propagate(sample)
+            self._step_inertial(sample)
         self._last_imu_ns = sample.t_ns
         transition = self._gate.check_timeout(sample.t_ns)
         if transition is not None:
             self._trust_event(transition)
+
+    def _step_inertial(self, sample: ImuSample) -> None:
+        """Propagate the free-inertial copies (no update ever), retire old ones and start one per quarter window."""
+        chains = self._inertial
+        for chain_id, (start_ns, chain) in list(chains.items()):
+            if sample.t_ns - start_ns > self._inertial_window_ns:
+                del chains[chain_id]
+            else:
+                chain.propagate(sample)
+        newest_start = max((start_ns for start_ns, _ in chains.values()), default=None)
+        if newest_start is not None and 4 * (sample.t_ns - newest_start) < self._inertial_window_ns:
+            return
+        state = self._backend.state()
+        covariance = state.covariance.copy()
+        # Position error does not enter the dynamics: with it zeroed, the propagated position
+        # covariance is that of the displacement since the start.
+        covariance[POS, :] = 0.0
+        covariance[:, POS] = 0.0
+        chain = EskfBackend(self._config.eskf, self._config.gating)
+        chain.initialize(replace(state, covariance=covariance), self._imu_noise)
+        self._inertial_next_id += 1
+        chains[self._inertial_next_id] = (sample.t_ns, chain)
+
+    def _inertial_at(self) -> dict[int, ReferencePoint]:
+        """Each live free-inertial copy's position and displacement covariance (at the latest IMU sample)."""
+        points = {}
+        for chain_id, (_, chain) in self._inertial.items():
+            position, covariance = chain.position_prior()
+            points[chain_id] = ReferencePoint(position, covariance, chain_id, np.zeros((3, 3)))
+        return points
 
     def _align(self, sample: ImuSample) -> None:
         """Static alignment: roll/pitch from the mean specific force, gyro bias from the mean rate."""
@@ -907,10 +971,18 @@ class StateEstimator:
 
     def _process_geofix(self, fix: _Position) -> None:
         gating = self._config.gating
+        position, covariance = fix.position_m, fix.covariance_m2
+        delay_s = (self._last_imu_ns - fix.t_ns) / NS_PER_S
+        if delay_s > 0.0:
+            # Late (inference latency): carried to the fused time by the estimated motion since its stamp.
+            state = self._backend.state()
+            accel_sigma_m = 0.5 * self._config.timing.jump_accel_sigma_mps2 * delay_s**2
+            position = position + state.velocity_mps * delay_s
+            covariance = covariance + state.covariance[VEL, VEL] * delay_s**2 + np.eye(3) * accel_sigma_m**2
         measurement = PositionMeasurement(
             t_ns=fix.t_ns,
-            position_m=fix.position_m,
-            covariance_m2=fix.covariance_m2,
+            position_m=position,
+            covariance_m2=covariance,
             source="geofix",
             kernel=RobustKernel(gating.geofix_kernel),
             kernel_threshold=gating.geofix_kernel_threshold,
@@ -931,6 +1003,7 @@ class StateEstimator:
             prior_position,
             prior_covariance,
             self._reference_at(fix.t_ns),
+            self._inertial_at(),
         )
         status = self._gnss
         status.mahalanobis = decision.mahalanobis
@@ -1059,6 +1132,8 @@ class StateEstimator:
         self._reference_rotation = np.eye(3)
         self._baro_reference = []
         self._baro_offset_m = None
+        self._inertial = {}
+        self._inertial_next_id = 0
 
     def _hard_reset(self, stamp_ns: int, reason: ResetReason, detail: str) -> None:
         """Drop the epoch (queue, backend start, gate, VIO chain) and re-align; the origin stays."""
@@ -1101,6 +1176,7 @@ class StateEstimator:
         self._last_imu_ns = stamp_ns
         self._vio_previous = None  # no VIO increment across the unobserved interval
         self._reference = _Reference(chain_id=self._reference.chain_id + 1)
+        self._inertial.clear()  # no free-inertial copy across the unobserved interval
         self._counters.resets += 1
         self._emit(EVENT_RESET, stamp_ns, reason=reason.value, detail=detail, gap_s=gap_s)
 

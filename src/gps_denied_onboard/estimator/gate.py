@@ -24,9 +24,24 @@ it passes all three checks:
    suite (1 m GNSS noise, VIO at 20 Hz, 10 seeds, ESKF), first rejection after the spoof onset,
    median (max): 1 m/s 3.7 s (6.6 s), 2 m/s 1.8 s (2.6 s), 5 m/s 0.8 s (1.0 s) with all checks;
    the drift test alone: 5.8 s (6.8 s), 2.2 s (3.6 s), 1.3 s (1.6 s). Without a
-   continuous VIO chain over the window (VIO reset, gap, no VIO) the test cannot run and only
-   checks 1 and 2 apply: with IMU alone, a spoof that ramps in below the accelerometer-bias
-   uncertainty is physically indistinguishable from truth.
+   continuous VIO chain over the window (VIO reset, gap, no VIO) the drift test falls back to an
+   **inertial reference** (below).
+
+Inertial reference (no usable VIO chain). The facade keeps free-inertial copies of the
+navigation state: a copy of the estimate (position, velocity, attitude, biases and their
+covariance) taken at a chain start and propagated with the same IMU samples by the ESKF's own
+propagation, with no update at all. A new copy starts every ``inertial_window_s / 4`` and lives
+``inertial_window_s``, so one of them always spans between 3/4 and a whole window. Its position
+covariance starts at zero, so the propagated position covariance *is* the covariance of the
+inertial displacement since the start: velocity error ``sigma_v T``, tilt ``0.5 g sigma_tilt T^2``,
+accelerometer bias ``0.5 sigma_ba T^2`` (plus heading, gyro bias and IMU noise, with their
+correlations), all taken from the covariance at the start. The GNSS displacement since the fix
+nearest the chain start is tested against it with ``R(t) + R(t0) + Sigma_ins(t) - Sigma_ins(t0)``
+and ``chi2_3(inertial_probability)``; the oldest chain with ``drift_min_window_s`` of history is
+used. Measured on the synthetic flights (IMU + GNSS only, ESKF, 1 m GNSS noise, 4 s window,
+10 seeds), first rejection after a 2 m/s onset: median 3.0 s, max 4.4 s (innovation or drift).
+A spoof ramping in below the accelerometer-bias uncertainty over the window stays
+indistinguishable from truth.
 
 First acquisition (``first_fix_distance_only``, the default): until GNSS has been TRUSTED once
 since the estimator (re)started, only the distance bound applies. The take-off origin was itself
@@ -45,6 +60,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,6 +146,7 @@ class _History:
     position_m: FloatArray
     covariance_m2: FloatArray
     reference: ReferencePoint | None
+    inertial: Mapping[int, ReferencePoint]
 
 
 def _mahalanobis(residual: FloatArray, covariance: FloatArray) -> float:
@@ -146,6 +163,7 @@ class GnssTrustGate:
         self._config = config
         self._innovation_threshold = math.sqrt(float(chi2.ppf(config.innovation_probability, 3)))
         self._drift_threshold = math.sqrt(float(chi2.ppf(config.drift_probability, 3)))
+        self._inertial_threshold = math.sqrt(float(chi2.ppf(config.inertial_probability, 3)))
         self._history: deque[_History] = deque()
         self.reset()
 
@@ -193,14 +211,24 @@ class GnssTrustGate:
         prior_position_m: FloatArray,
         prior_covariance_m2: FloatArray,
         reference: ReferencePoint | None,
+        inertial: Mapping[int, ReferencePoint] | None = None,
     ) -> GateDecision:
-        """Check one sample against the prediction and the VIO reference, and step the state machine."""
+        """Check one sample against the prediction and the VIO (else inertial) reference; step the state machine.
+
+        ``inertial`` maps each live free-inertial chain id to its point at the sample's stamp.
+        """
         config = self._config
         timeout = self.check_timeout(sample.t_ns)
         innovation = sample.position_m - prior_position_m
         mahalanobis = _mahalanobis(innovation, prior_covariance_m2 + sample.covariance_m2)
         horizontal_delta_m = float(math.hypot(innovation[0], innovation[1]))
+        inertial = dict(inertial or {})
+        self._prune(sample.t_ns)
         drift_mahalanobis, drift_window_s, drift_text = self._drift_test(sample, reference)
+        drift_threshold = self._drift_threshold
+        if math.isnan(drift_mahalanobis):
+            drift_mahalanobis, drift_window_s, drift_text = self._inertial_test(sample, inertial)
+            drift_threshold = self._inertial_threshold
 
         failed: GnssCheck | None = None
         reason = ""
@@ -217,11 +245,11 @@ class GnssTrustGate:
                 f"innovation mahalanobis {mahalanobis:.2f} > {self._innovation_threshold:.2f} "
                 f"(|nu| {float(np.linalg.norm(innovation)):.1f} m)"
             )
-        elif drift_mahalanobis > self._drift_threshold:
+        elif drift_mahalanobis > drift_threshold:
             failed = GnssCheck.DRIFT
             reason = drift_text
 
-        self._history.append(_History(sample.t_ns, sample.position_m, sample.covariance_m2, reference))
+        self._history.append(_History(sample.t_ns, sample.position_m, sample.covariance_m2, reference, inertial))
         self._last_ns = sample.t_ns
         transitions = ([timeout] if timeout else []) + self._step(sample.t_ns, failed is None, reason)
         return GateDecision(
@@ -239,14 +267,18 @@ class GnssTrustGate:
             transitions=tuple(transitions),
         )
 
+    def _prune(self, t_ns: int) -> None:
+        config = self._config
+        keep_ns = round(max(config.drift_window_s, config.inertial_window_s) * NS_PER_S)
+        while self._history and t_ns - self._history[0].t_ns > keep_ns:
+            self._history.popleft()
+
     def _drift_test(self, sample: GnssSample, reference: ReferencePoint | None) -> tuple[float, float, str]:
         """Mahalanobis distance of (GNSS displacement - VIO displacement) over the window, or NaN."""
         config = self._config
-        window_ns = round(config.drift_window_s * NS_PER_S)
-        while self._history and sample.t_ns - self._history[0].t_ns > window_ns:
-            self._history.popleft()
         if reference is None:
             return math.nan, math.nan, ""
+        window_ns = round(config.drift_window_s * NS_PER_S)
         min_window_ns = round(config.drift_min_window_s * NS_PER_S)
         base = next(
             (
@@ -254,7 +286,7 @@ class GnssTrustGate:
                 for entry in self._history
                 if entry.reference is not None
                 and entry.reference.chain_id == reference.chain_id
-                and sample.t_ns - entry.t_ns >= min_window_ns
+                and min_window_ns <= sample.t_ns - entry.t_ns <= window_ns
             ),
             None,
         )
@@ -279,6 +311,32 @@ class GnssTrustGate:
         text = (
             f"drift: GNSS moved {float(np.linalg.norm(discrepancy)):.1f} m unlike VIO over {window_s:.1f} s "
             f"(mahalanobis {distance:.2f} > {self._drift_threshold:.2f})"
+        )
+        return distance, window_s, text
+
+    def _inertial_test(self, sample: GnssSample, inertial: Mapping[int, ReferencePoint]) -> tuple[float, float, str]:
+        """Mahalanobis distance of (GNSS displacement - free-inertial displacement), or NaN without a chain."""
+        min_window_ns = round(self._config.drift_min_window_s * NS_PER_S)
+        # The oldest entry of each chain is its start (or the first fix after it): the longest window.
+        best: tuple[_History, ReferencePoint, ReferencePoint] | None = None
+        for entry in self._history:
+            if sample.t_ns - entry.t_ns < min_window_ns:
+                break
+            for chain_id, base_point in entry.inertial.items():
+                if chain_id in inertial and (best is None or entry.t_ns < best[0].t_ns):
+                    best = (entry, base_point, inertial[chain_id])
+            if best is not None:
+                break
+        if best is None:
+            return math.nan, math.nan, ""
+        base, base_point, point = best
+        covariance = sample.covariance_m2 + base.covariance_m2 + (point.covariance_m2 - base_point.covariance_m2)
+        discrepancy = (sample.position_m - base.position_m) - (point.position_m - base_point.position_m)
+        distance = _mahalanobis(discrepancy, covariance)
+        window_s = (sample.t_ns - base.t_ns) / NS_PER_S
+        text = (
+            f"drift: GNSS moved {float(np.linalg.norm(discrepancy)):.1f} m unlike the free-inertial IMU "
+            f"reference over {window_s:.1f} s (mahalanobis {distance:.2f} > {self._inertial_threshold:.2f})"
         )
         return distance, window_s, text
 

@@ -79,6 +79,7 @@ class NodeSettings:
     path_spacing_s: float
     path_max_poses: int
     queue_limit: int
+    worker_thread: bool
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,11 @@ class _Output:
 class _Worker:
     """Owns the StateEstimator on its own thread; fed by a bounded queue of plain-value calls."""
 
-    def __init__(self, core: StateEstimator, queue_limit: int, on_error: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self, core: StateEstimator, queue_limit: int, on_error: Callable[[BaseException], None], *, threaded: bool
+    ) -> None:
         self.core = core
+        self._threaded = threaded
         self._queue: deque[Callable[[], None]] = deque()
         self._limit = queue_limit
         self._cv = threading.Condition()
@@ -106,10 +110,16 @@ class _Worker:
         self._output: _Output | None = None
         self.last_gyro = np.zeros(3)
         self._thread = threading.Thread(target=self._run, name="state_estimator_worker", daemon=True)
-        self._thread.start()
+        if threaded:
+            self._thread.start()
 
     def submit(self, call: Callable[[], None]) -> None:
-        """Queue a call; above the limit the oldest queued call is dropped (and counted)."""
+        """Queue a call; above the limit the oldest queued call is dropped (and counted).
+        Without the thread (stepped replay) the call runs here and now."""
+        if not self._threaded:
+            self._execute(call)
+            self._publish_output()
+            return
         with self._cv:
             if len(self._queue) >= self._limit:
                 self._queue.popleft()
@@ -136,6 +146,10 @@ class _Worker:
 
     def stop(self) -> None:
         """Finish the queued calls, flush the core's reorder window, stop the thread."""
+        if not self._threaded:
+            self.core.flush()
+            self._publish_output()
+            return
         with self._cv:
             self._stop = True
             self._cv.notify()
@@ -150,16 +164,19 @@ class _Worker:
                 self._queue.clear()
                 stopping = self._stop
             for call in batch:
-                try:
-                    call()
-                except Exception as exc:  # noqa: BLE001 - a core bug must not kill the thread that keeps the vehicle located
-                    self.errors += 1
-                    self._on_error(exc)
+                self._execute(call)
             if stopping:
                 self.core.flush()
             self._publish_output()
             if stopping:
                 return
+
+    def _execute(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - a core bug must not kill the thread that keeps the vehicle located
+            self.errors += 1
+            self._on_error(exc)
 
     def _publish_output(self) -> None:
         output = _Output(self.core.estimate(), self.core.status(), self.last_gyro.copy())
@@ -200,7 +217,9 @@ class StateEstimatorNode(Node):
         else:
             self._survey = GnssOriginSurvey(self.settings.origin_gnss_samples, self.settings.origin_gnss_max_spread_m)
         self._error_logged = False
-        self._worker = _Worker(core, self.settings.queue_limit, self._on_worker_error)
+        self._worker = _Worker(
+            core, self.settings.queue_limit, self._on_worker_error, threaded=self.settings.worker_thread
+        )
         self._vio_ok = True
         self._last_vio: tuple[int, Pose3] | None = None
         self._history: deque[tuple[int, Pose3]] = deque(maxlen=HISTORY_LENGTH)
@@ -319,6 +338,12 @@ class StateEstimatorNode(Node):
                 "calls queued for the worker; the oldest dropped beyond",
                 minimum=64,
                 maximum=1 << 20,
+            ),
+            worker_thread=d(
+                self,
+                "worker_thread",
+                True,
+                "run the core on its own thread (false: inline in the callbacks, for stepped deterministic replay)",
             ),
         )
         if settings.origin_mode not in ORIGIN_MODES:

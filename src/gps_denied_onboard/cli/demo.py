@@ -1,0 +1,69 @@
+"""`onboard demo`: the main job on the embedded default flight (README's first command).
+
+Simulates the default scenario (cached), runs the whole graph on it through replay, exports the
+recorded flight, evaluates it, prints the metrics table and, as its last line, the report
+directory. Exit codes: 0 done; 1 the graph or an export/evaluation step failed; 2 a bad option
+or scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gps_denied_onboard.bringup.errors import BringupError
+from gps_denied_onboard.bringup.plan import installed_prefix
+from gps_denied_onboard.demo.errors import DemoGraphError, DemoScenarioError
+from gps_denied_onboard.errors import OnboardError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `demo` and its options."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="simulate a flight, run the whole graph on it through replay, evaluate it",
+        description="The main job: simulate the scenario (cached), launch the flight graph on sim time, replay "
+        "the flight into it, export what the recorder recorded, and evaluate it against ground truth.",
+    )
+    parser.add_argument("--scenario", default="default", help="scenario name (default, short) or YAML file")
+    parser.add_argument("--rate", type=float, default=1.0, help="replay speed, 1 = real time (default 1)")
+    parser.add_argument("--backend", choices=["eskf", "isam2"], default="eskf", help="state estimator backend")
+    parser.add_argument("--work-dir", type=Path, default=None, help="cache and runs (default: data root/demo)")
+    parser.add_argument("--fresh", action="store_true", help="simulate again even if the flight is cached")
+    parser.set_defaults(func=run)
+
+
+def _say(line: str) -> None:
+    print(f"[demo] {line}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; print progress, the metrics table and the report directory last."""
+    from gps_denied_onboard.demo.run import DemoOptions, format_result, run_demo  # noqa: PLC0415 - heavy imports
+
+    if not (0.05 <= args.rate <= 20.0):
+        print(f"error: --rate must be within [0.05, 20], got {args.rate}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        base_params = installed_prefix(os.environ.get("AMENT_PREFIX_PATH", "")) / "share/onboard/config/flight.yaml"
+        chosen = {"scenario": args.scenario, "rate": args.rate, "backend": args.backend, "fresh": args.fresh}
+        options = DemoOptions(**chosen) if args.work_dir is None else DemoOptions(**chosen, work_dir=args.work_dir)
+        result = run_demo(options, base_params, _say)
+    except (DemoScenarioError, BringupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DemoGraphError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OnboardError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_result(result))
+    print(result.report_dir)
+    return EXIT_OK

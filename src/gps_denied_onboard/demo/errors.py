@@ -1,0 +1,17 @@
+"""Typed errors of the demo pipeline."""
+
+from __future__ import annotations
+
+from gps_denied_onboard.errors import OnboardError
+
+
+class DemoError(OnboardError):
+    """Base class of every demo error."""
+
+
+class DemoGraphError(DemoError):
+    """The graph could not be run on the flight (a node failed, the replay failed, no flight recorded)."""
+
+
+class DemoScenarioError(DemoError):
+    """The scenario to fly cannot be found or generated."""
