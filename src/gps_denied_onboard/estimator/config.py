@@ -263,6 +263,9 @@ class GateConfig:
     first_fix_distance_only: bool = param(
         True, "until GNSS is first trusted after a (re)start, judge fixes on the distance bound alone (see gate.py)"
     )
+    reacquire_after_outage: bool = param(
+        True, "after trusted GNSS went silent, judge returning fixes on distance and drift, not innovation (gate.py)"
+    )
     reference_max_age_s: float = param(
         0.5,
         "the VIO reference is usable only if its last increment is at most this old, s",

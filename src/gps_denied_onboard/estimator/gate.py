@@ -49,6 +49,16 @@ surveyed from GNSS and the estimate has no independent absolute reference yet; j
 fixes against a VIO-only estimate flown on a compass heading would let one unlucky heading error
 lock GNSS out for the whole flight. After the first trust every check applies.
 
+Re-acquisition after an outage (``reacquire_after_outage``, the default): when trusted GNSS went
+silent (denial: the timeout moved TRUSTED to UNAVAILABLE), the returning fixes are judged on the
+distance bound and the drift test (VIO, else free-inertial), not on the innovation: after tens of
+seconds of dead reckoning the estimate's error is of the order of its own gate, and an honest
+receiver coming back would otherwise bounce between PROBATION and REJECTED for the rest of the
+flight. A spoofer that starts exactly when jamming ends and stays self-consistent is then
+indistinguishable from the truth without an independent absolute source (GeoFix); one that
+drifts is still caught by the drift test. After an *active* rejection (TRUSTED to REJECTED) the
+innovation check stays on: that GNSS is suspect.
+
 Transitions: a consistent sample moves UNAVAILABLE/REJECTED to PROBATION and, once consistent
 samples have spanned ``dwell_s``, PROBATION to TRUSTED; any inconsistent sample moves every
 state to REJECTED and resets the dwell; no sample for ``timeout_s`` moves to UNAVAILABLE. Only a
@@ -192,6 +202,7 @@ class GnssTrustGate:
         """Forget everything (estimator reset): UNAVAILABLE, no history."""
         self._trust = GnssTrust.UNAVAILABLE
         self._ever_trusted = False
+        self._after_outage = False  # trusted GNSS went silent: re-acquire without the innovation check
         self._dwell_start_ns: int | None = None
         self._last_ns: int | None = None
         self._history.clear()
@@ -234,12 +245,13 @@ class GnssTrustGate:
         reason = ""
         # First acquisition: the origin itself came from GNSS and nothing independent can outvote it yet.
         acquiring = config.first_fix_distance_only and not self._ever_trusted
+        reacquiring = config.reacquire_after_outage and self._after_outage
         if horizontal_delta_m > config.max_horizontal_delta_m:
             failed = GnssCheck.HORIZONTAL_DELTA
             reason = f"horizontal delta {horizontal_delta_m:.1f} m > {config.max_horizontal_delta_m:g} m"
         elif acquiring:
             pass
-        elif not mahalanobis <= self._innovation_threshold:
+        elif not reacquiring and not mahalanobis <= self._innovation_threshold:
             failed = GnssCheck.INNOVATION
             reason = (
                 f"innovation mahalanobis {mahalanobis:.2f} > {self._innovation_threshold:.2f} "
@@ -356,6 +368,10 @@ class GnssTrustGate:
 
     def _move(self, t_ns: int, new: GnssTrust, reason: str) -> TrustTransition:
         transition = TrustTransition(t_ns=t_ns, previous=self._trust, current=new, reason=reason)
+        if new is GnssTrust.UNAVAILABLE and self._trust is GnssTrust.TRUSTED:
+            self._after_outage = True
+        elif new is GnssTrust.TRUSTED:
+            self._after_outage = False
         self._trust = new
         self._ever_trusted = self._ever_trusted or new is GnssTrust.TRUSTED
         if new is not GnssTrust.PROBATION:

@@ -225,3 +225,44 @@ def test_a_reset_starts_a_new_first_acquisition() -> None:
     assert gate.trust is GnssTrust.TRUSTED
     gate.reset()
     assert assess(gate, 1.0, (30.0, 0.0, 0.0)).consistent
+
+
+def _trusted_gate(**overrides: object) -> GnssTrustGate:
+    gate = GnssTrustGate(GateConfig(dwell_s=1.0, timeout_s=2.0, **overrides))  # type: ignore[arg-type]
+    for k in range(6):
+        assess(gate, 0.2 * k)
+    assert gate.trust is GnssTrust.TRUSTED
+    return gate
+
+
+def test_after_an_outage_gnss_is_reacquired_without_the_innovation_check() -> None:
+    """A 30 s denial left the estimate 50 m off with a covariance that says ~12 m: honest GNSS
+    returning must not be locked out for the rest of the flight."""
+    gate = _trusted_gate()
+    prior_cov = np.diag([150.0, 150.0, 10.0])  # sigma ~12 m after dead reckoning
+    back = assess(gate, 31.0, (50.0, 0.0, 0.0), prior_cov=prior_cov)
+    assert back.transitions[0].current is GnssTrust.UNAVAILABLE  # the outage, seen at the first returning fix
+    assert back.mahalanobis > gate.innovation_threshold  # the innovation check alone would reject it
+    assert back.consistent
+    assert back.trust is GnssTrust.PROBATION
+    decisions = [assess(gate, 31.0 + 0.2 * k, (50.0, 0.0, 0.0), prior_cov=prior_cov) for k in range(1, 6)]
+    assert decisions[-1].trust is GnssTrust.TRUSTED
+    assert decisions[-1].fuse
+    # Once trusted again the innovation check is back on: a later 50 m jump is rejected.
+    jump = assess(gate, 33.0, (100.0, 0.0, 0.0), prior=(50.0, 0.0, 0.0))
+    assert jump.failed is GnssCheck.INNOVATION
+
+
+def test_after_an_active_rejection_the_innovation_check_stays_on() -> None:
+    gate = _trusted_gate()
+    spoofed = assess(gate, 1.4, (30.0, 0.0, 0.0))
+    assert spoofed.failed is GnssCheck.INNOVATION
+    later = [assess(gate, 1.6 + 0.2 * k, (30.0, 0.0, 0.0)) for k in range(10)]
+    assert all(d.failed is GnssCheck.INNOVATION for d in later)
+    assert gate.trust is GnssTrust.REJECTED
+
+
+def test_reacquisition_without_innovation_can_be_switched_off() -> None:
+    gate = _trusted_gate(reacquire_after_outage=False)
+    back = assess(gate, 31.0, (50.0, 0.0, 0.0), prior_cov=np.diag([150.0, 150.0, 10.0]))
+    assert back.failed is GnssCheck.INNOVATION
