@@ -99,6 +99,7 @@ class _Worker:
     ) -> None:
         self.core = core
         self._threaded = threaded
+        self.on_inline_output: Callable[[], None] | None = None  # stepped mode: called after each call
         self._queue: deque[Callable[[], None]] = deque()
         self._limit = queue_limit
         self._cv = threading.Condition()
@@ -119,6 +120,8 @@ class _Worker:
         if not self._threaded:
             self._execute(call)
             self._publish_output()
+            if self.on_inline_output is not None:
+                self.on_inline_output()
             return
         with self._cv:
             if len(self._queue) >= self._limit:
@@ -243,7 +246,12 @@ class StateEstimatorNode(Node):
         )
         self._pub = self.interface.publishers
         self.tf = TfBroadcaster.attach(self)
-        self.create_timer(1.0 / self.settings.output_rate_hz, self._publish_state)
+        self._period_ns = round(NS_PER_S / self.settings.output_rate_hz)
+        self._next_output_ns: int | None = None
+        if self.settings.worker_thread:
+            self.create_timer(1.0 / self.settings.output_rate_hz, self._publish_state)
+        else:  # stepped replay: outputs on a grid of the fused (sim) time, so two runs publish the same
+            self._worker.on_inline_output = self._publish_state_on_grid
         self.create_timer(1.0 / self.settings.status_rate_hz, self._publish_diagnostics)
         self.get_logger().info(
             f"state estimator: backend {config.backend}, origin from {self.settings.origin_mode}, "
@@ -485,6 +493,16 @@ class StateEstimatorNode(Node):
             self.get_logger().error(f"state estimator core raised {type(exc).__name__}: {exc} (call skipped)")
 
     # ------------------------------------------------------------------ outputs (executor thread)
+    def _publish_state_on_grid(self) -> None:
+        output = self._worker.latest()
+        if output is None:
+            return
+        stamp_ns = output.status.stamp_ns
+        if self._next_output_ns is not None and stamp_ns < self._next_output_ns:
+            return
+        self._next_output_ns = (stamp_ns // self._period_ns + 1) * self._period_ns
+        self._publish_state()
+
     def _publish_state(self) -> None:
         output, events = self._worker.take()
         for event in events:
