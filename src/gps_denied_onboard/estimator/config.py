@@ -18,31 +18,18 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from gps_denied_onboard.estimator.backend import ImuNoise, RobustKernel
 from gps_denied_onboard.estimator.errors import EstimatorConfigError
 from gps_denied_onboard.estimator.isam2 import Isam2Config
+from gps_denied_onboard.estimator.parameter import param
 
-T = TypeVar("T")
 ParameterValue = bool | int | float | str
 
 BACKEND_CHOICES = ("eskf", "isam2")  # the registry's names (registry.py checks it stays in step)
 KERNEL_CHOICES = tuple(kernel.value for kernel in RobustKernel)
 MIN_PROBABILITY, MAX_PROBABILITY = 0.5, 1.0 - 1e-9  # a gate below 50 % rejects good data; 1.0 is no gate
-
-
-def param(
-    default: T,
-    description: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> T:
-    """A dataclass field with its ROS parameter description and accepted range (inclusive) or choices."""
-    metadata = {"description": description, "minimum": minimum, "maximum": maximum, "choices": choices}
-    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from scipy.stats import chi2
@@ -56,13 +56,13 @@ from gps_denied_onboard.estimator.backend import (
     VioIncrement,
 )
 from gps_denied_onboard.estimator.errors import BackendStateError, BackendUnavailableError, EstimatorConfigError
+from gps_denied_onboard.estimator.parameter import param
 
 if TYPE_CHECKING:  # estimator.config imports this module (Isam2Config): no runtime import back
     from gps_denied_onboard.estimator.config import SensorGatingConfig
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 NAME: Final = "isam2"
 NS_PER_S: Final = 1_000_000_000
@@ -83,64 +83,51 @@ def _gtsam() -> ModuleType:
         raise BackendUnavailableError(f"the isam2 backend needs GTSAM (pip package gtsam): {exc}") from exc
 
 
-def _param(
-    default: T,
-    description: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> T:
-    # The metadata shape of estimator.config.param (that module imports this one for its table).
-    metadata = {"description": description, "minimum": minimum, "maximum": maximum, "choices": choices}
-    return field(default=default, metadata=metadata)
-
-
 @dataclass(frozen=True)
 class Isam2Config:
     """Tuning of the iSAM2 fixed-lag smoother; ROS parameters ``isam2.<field>`` (estimator.config)."""
 
-    lag_s: float = _param(
+    lag_s: float = param(
         5.0, "smoother window; older keyframes are marginalised into a prior, s", minimum=0.5, maximum=120.0
     )
-    keyframe_period_s: float = _param(
+    keyframe_period_s: float = param(
         0.5, "a keyframe at least this often when no measurement makes one, s", minimum=0.01, maximum=5.0
     )
     # Relinearisation checked at every update (skip 1) is what keeps the fixed-lag result at the
     # batch solution: on the unit test's circle 2.3 mm from batch LM, against 10.6 mm with GTSAM's
     # skip 10. A threshold of 0.01 gains 0.4 mm there for ~1.5x the CPU with 20 Hz VIO keyframes
     # (bench_estimator.py, section c).
-    relinearize_threshold: float = _param(
+    relinearize_threshold: float = param(
         0.05, "tangent-space change above which iSAM2 relinearises a variable", minimum=1e-6, maximum=1.0
     )
-    relinearize_skip: int = _param(
+    relinearize_skip: int = param(
         1, "iSAM2 checks relinearisation every this many updates (GTSAM default 10)", minimum=1, maximum=100
     )
-    extra_iterations: int = _param(
+    extra_iterations: int = param(
         0, "extra smoother updates per keyframe (relinearise what the last step moved past the threshold)",
         minimum=0, maximum=10,
     )  # fmt: skip
-    use_combined_imu_factor: bool = _param(
+    use_combined_imu_factor: bool = param(
         True, "CombinedImuFactor (bias walk inside); false: ImuFactor + bias between factor"
     )
-    integration_sigma: float = _param(
+    integration_sigma: float = param(
         1.0e-4, "GTSAM integrationCovariance = sigma^2 I (position integration error)", minimum=1e-9, maximum=1.0
     )
     # QR by default: with a take-off position prior of metres and IMU factors whose position/velocity
     # information is ~1e10, GTSAM's Cholesky reports an IndeterminantLinearSystem on the very first
     # keyframe (measured: prior sigma >= 1 m with integration_sigma 1e-4 fails, QR solves all of them).
-    factorization: str = _param(
+    factorization: str = param(
         "QR", "iSAM2 factorization: QR (robust to the IMU factors' conditioning) or CHOLESKY", choices=FACTORIZATIONS
     )
-    altitude_kernel: str = _param("huber", "robust kernel on barometric altitude factors", choices=KERNELS)
-    altitude_kernel_threshold: float = _param(
+    altitude_kernel: str = param("huber", "robust kernel on barometric altitude factors", choices=KERNELS)
+    altitude_kernel_threshold: float = param(
         1.345, "altitude kernel threshold, normalised residual (sigmas)", minimum=0.1, maximum=100.0
     )
-    vio_kernel: str = _param("none", "robust kernel on VIO relative-pose factors", choices=KERNELS)
-    vio_kernel_threshold: float = _param(
+    vio_kernel: str = param("none", "robust kernel on VIO relative-pose factors", choices=KERNELS)
+    vio_kernel_threshold: float = param(
         1.345, "VIO kernel threshold, normalised residual (sigmas)", minimum=0.1, maximum=100.0
     )
-    vio_anchor_tolerance_s: float = _param(
+    vio_anchor_tolerance_s: float = param(
         0.012, "a VIO increment's t0 attaches to a keyframe this close (~one IMU period), s", minimum=0.0, maximum=0.5
     )
 

@@ -48,7 +48,10 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     node: Node | None = None
     try:
         node = factory()
-        rclpy.spin(node)
+        # A stop that arrived while the node was being built has shut the context down: spinning
+        # would build an executor on a dead context, whose half-made __del__ prints a traceback.
+        if ok():
+            rclpy.spin(node)
     except NodeStartupError as exc:
         rclpy.logging.get_logger("onboard").fatal(str(exc))
         return exc.exit_code
