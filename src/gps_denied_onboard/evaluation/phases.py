@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gps_denied_onboard.estimator import gate
+from gps_denied_onboard.estimator.core import SourceLabel
 from gps_denied_onboard.evaluation.errors import InvalidPhaseError, InvalidStatusError
 
 Int64Array = npt.NDArray[np.int64]
@@ -55,22 +57,9 @@ CATEGORY_OF_KIND: dict[PhaseKind, PhaseCategory] = {
 }
 
 
-class EstimatorSource(enum.IntEnum):
-    """EstimatorStatus.source: what anchors the horizontal position."""
-
-    GNSS = 0
-    VISUAL = 1
-    VIO_ONLY = 2
-    DEAD_RECKONING = 3
-
-
-class GnssTrust(enum.IntEnum):
-    """EstimatorStatus.gnss_trust: the spoofing gate's state."""
-
-    UNAVAILABLE = 0
-    TRUSTED = 1
-    PROBATION = 2
-    REJECTED = 3
+# EstimatorStatus.source and .gnss_trust: the estimator's own enums, with the message's values.
+EstimatorSource = SourceLabel
+GnssTrust = gate.GnssTrust
 
 
 def phase_kind(value: int) -> PhaseKind:
