@@ -37,10 +37,10 @@ class PendingComponentNode(Node):
             f"{spec.component}: core not built yet; declaring its interface "
             f"({len(spec.publishes)} publishers, {len(spec.subscribes)} subscriptions) and publishing nothing"
         )
-        self.interface = GraphInterface(self, spec)
         # The node owns these transforms: attaching says once where tf2_ros is missing that TF is
         # off; nothing is sent until the core computes real poses.
         self.tf = TfBroadcaster.attach(self) if spec.broadcasts_tf else None
+        self.interface = GraphInterface(self, spec)
 
 
 def pending_factory(name: str) -> Callable[..., Node]:

@@ -231,6 +231,13 @@ class StateEstimatorNode(Node):
         self._last_path_ns: int | None = None
         self._last_published_ns: int | None = None
         self._rejected_logged: set[str] = set()
+        # Everything the node says at start-up is said before its interface appears on the graph:
+        # a launcher or test that acts once the topics exist must not race the rest of __init__.
+        self.tf = TfBroadcaster.attach(self)
+        self.get_logger().info(
+            f"state estimator: backend {config.backend}, origin from {self.settings.origin_mode}, "
+            f"output {self.settings.output_rate_hz:g} Hz"
+        )
         spec = node_spec(NODE_NAME)
         self.interface = GraphInterface(
             self,
@@ -245,7 +252,6 @@ class StateEstimatorNode(Node):
             },
         )
         self._pub = self.interface.publishers
-        self.tf = TfBroadcaster.attach(self)
         self._period_ns = round(NS_PER_S / self.settings.output_rate_hz)
         self._next_output_ns: int | None = None
         if self.settings.worker_thread:
@@ -253,10 +259,6 @@ class StateEstimatorNode(Node):
         else:  # stepped replay: outputs on a grid of the fused (sim) time, so two runs publish the same
             self._worker.on_inline_output = self._publish_state_on_grid
         self.create_timer(1.0 / self.settings.status_rate_hz, self._publish_diagnostics)
-        self.get_logger().info(
-            f"state estimator: backend {config.backend}, origin from {self.settings.origin_mode}, "
-            f"output {self.settings.output_rate_hz:g} Hz"
-        )
 
     # ------------------------------------------------------------------ parameters
     def _read_parameters(self) -> tuple[NodeSettings, EstimatorConfig]:
