@@ -18,7 +18,7 @@ from gps_denied_onboard.bringup.errors import BringupError
 from gps_denied_onboard.graph.nodes import NODES, NodeSpec, start_order
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
-STEPPED_INLINE_NODES = ("state_estimator_node",)  # nodes with a `worker_thread` parameter
+STEPPED_INLINE_NODES = ("vio_node", "state_estimator_node")  # nodes with a `worker_thread` parameter
 _NAMESPACE_RE = re.compile(r"^(/[A-Za-z][A-Za-z0-9_]*)*$")
 
 

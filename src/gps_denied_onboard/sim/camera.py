@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from gps_denied_onboard.geometry.camera_mount import nadir_mount_rotation
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane
 from gps_denied_onboard.sim.errors import CameraModelError, RenderInputError, RenderOptionsError
 from gps_denied_onboard.sim.orthophoto import Orthophoto
@@ -68,11 +69,7 @@ def _vector3(name: str, value: npt.ArrayLike | None) -> FloatArray:
 
 def mount_rotation(tilt_deg: float) -> FloatArray:
     """R_body_camera of a camera looking down (tilt 0), optical axis pitched forward by ``tilt_deg``."""
-    t = math.radians(tilt_deg)
-    x_camera = (0.0, -1.0, 0.0)  # image right = body right
-    y_camera = (-math.cos(t), 0.0, -math.sin(t))  # image down = body backward at nadir
-    z_camera = (math.sin(t), 0.0, -math.cos(t))  # optical axis: down, pitched forward
-    return np.column_stack((x_camera, y_camera, z_camera))
+    return nadir_mount_rotation(tilt_deg)
 
 
 @dataclass(frozen=True)

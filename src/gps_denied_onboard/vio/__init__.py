@@ -1,0 +1,1 @@
+"""C1 visual-inertial odometry: OpenCV front end, GTSAM fixed-lag back end (no rclpy)."""
