@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -68,3 +69,12 @@ def reject_undeclared(node: Node) -> None:
         raise NodeStartupError(
             f"{node.get_name()}: unknown parameter(s) {unknown}; this node declares {declared}", EXIT_BAD_CONFIG
         )
+
+
+def declare_table(node: Node, specs: Iterable[Any]) -> dict[str, object]:
+    """Declare every entry of a core's parameter table (``name, default, description, minimum,
+    maximum`` as estimator.config.ParameterSpec has them) and return the values by name."""
+    return {
+        spec.name: declare(node, spec.name, spec.default, spec.description, minimum=spec.minimum, maximum=spec.maximum)
+        for spec in specs
+    }

@@ -44,7 +44,7 @@ from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.graph import Frame, Topic, node_spec
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
-from gps_denied_onboard.ros.params import declare, reject_undeclared
+from gps_denied_onboard.ros.params import declare, declare_table, reject_undeclared
 from gps_denied_onboard.ros.tf import TfBroadcaster
 from gps_denied_onboard.vio.config import PARAMETERS, VioConfig
 from gps_denied_onboard.vio.errors import VioConfigError, VioError, VioInputError
@@ -218,11 +218,7 @@ class VioNode(Node):
 
     # ------------------------------------------------------------------ parameters
     def _read_parameters(self) -> tuple[NodeSettings, VioConfig]:
-        values: dict[str, object] = {}
-        for spec in PARAMETERS:
-            values[spec.name] = declare(
-                self, spec.name, spec.default, spec.description, minimum=spec.minimum, maximum=spec.maximum
-            )
+        values = declare_table(self, PARAMETERS)
         try:
             config = VioConfig.from_parameters(values)
         except VioConfigError as exc:
