@@ -22,8 +22,9 @@ pytest.importorskip("rclpy", reason="needs rclpy (the ROS 2 Jazzy wheels)")
 @pytest.mark.timeout(600)
 def test_demo_runs_the_short_flight_end_to_end(tmp_path: Path, python_executable: str) -> None:
     cmd = [python_executable, "-m", "gps_denied_onboard.cli.main", "demo", "--scenario", "short"]
+    # Real time: the whole graph, VIO included, on 2 cores.
     proc = subprocess.run(
-        [*cmd, "--rate", "1", "--work-dir", str(tmp_path)]  # real time: the whole graph, VIO included, on 2 cores, capture_output=True, text=True, timeout=580, check=False
+        [*cmd, "--rate", "1", "--work-dir", str(tmp_path)], capture_output=True, text=True, timeout=580, check=False
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
