@@ -70,6 +70,7 @@ from gps_denied_onboard.estimator.gate import GnssSample, GnssTrust, GnssTrustGa
 from gps_denied_onboard.estimator.registry import create_backend
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane, check_geodetic
+from gps_denied_onboard.geometry.transforms import roll_pitch_from_specific_force
 
 logger = logging.getLogger(__name__)
 
@@ -854,8 +855,7 @@ class StateEstimator:
                     gravity_error_mps2=gravity_error,
                 )
             return  # the window slides on: alignment starts once the last duration is all at rest
-        roll = math.atan2(mean_accel[1], mean_accel[2])
-        pitch = math.atan2(-mean_accel[0], math.hypot(mean_accel[1], mean_accel[2]))
+        roll, pitch = roll_pitch_from_specific_force(mean_accel)
         rotation = Rotation.from_euler("ZYX", [self._prior_yaw_rad, pitch, roll]).as_matrix()
         sigma_h, sigma_v, sigma_yaw = self._prior_sigmas
         variances = np.concatenate(

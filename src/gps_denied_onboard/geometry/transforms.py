@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial.transform import Rotation
 
 from gps_denied_onboard.geometry.errors import InvalidPoseError
 
@@ -69,6 +70,12 @@ class Pose3:
         object.__setattr__(self, "quat_wxyz", tuple((quat / norm).tolist()))
 
     @classmethod
+    def from_rotation_matrix(cls, translation_xyz: Iterable[float], R_parent_child: npt.ArrayLike) -> Pose3:
+        """The transform of a translation and a 3x3 rotation matrix."""
+        x, y, z, w = Rotation.from_matrix(np.asarray(R_parent_child, dtype=np.float64)).as_quat()
+        return cls(tuple(translation_xyz), (float(w), float(x), float(y), float(z)))  # type: ignore[arg-type]
+
+    @classmethod
     def identity(cls) -> Pose3:
         """The transform that maps every frame onto itself."""
         return cls((0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0))
@@ -123,3 +130,12 @@ def _vector3(v: npt.NDArray[np.float64]) -> Vector3:
 
 def _quat4(q: npt.NDArray[np.float64]) -> QuatWxyz:
     return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+
+
+def roll_pitch_from_specific_force(mean_accel_mps2: Iterable[float]) -> tuple[float, float]:
+    """Roll and pitch (rad, ZYX Euler) of a body at rest from its mean accelerometer reading.
+
+    At rest the specific force points up, so in base_link (FLU) it is R_world_body^T @ (0, 0, g).
+    """
+    ax, ay, az = (float(v) for v in mean_accel_mps2)
+    return math.atan2(ay, az), math.atan2(-ax, math.hypot(ay, az))

@@ -30,7 +30,6 @@ from onboard.msg import Event as EventMsg
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.time import Time
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import NavSatFix, NavSatStatus
 
@@ -45,11 +44,11 @@ from gps_denied_onboard.graph import Frame, Topic, node_spec
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
 from gps_denied_onboard.ros.params import declare, declare_table, reject_undeclared
+from gps_denied_onboard.ros.stamps import NS_PER_S, stamp_ns, time_msg
 from gps_denied_onboard.ros.tf import TfBroadcaster
 
 NODE_NAME = "state_estimator_node"
 ORIGIN_MODES = ("parameters", "first_gnss")
-NS_PER_S = 1_000_000_000
 TF_PAIRING_TOLERANCE_NS = 60_000_000  # a VIO pose pairs with a fused state this close in time (one VIO period)
 HISTORY_LENGTH = 400  # fused poses kept for pairing with VIO stamps (8 s at 50 Hz)
 
@@ -187,14 +186,6 @@ class _Worker:
         with self._cv:
             self._output = output
             self._events.extend(events)
-
-
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * NS_PER_S + int(header.stamp.nanosec)
-
-
-def _time_msg(t_ns: int) -> Any:
-    return Time(nanoseconds=t_ns).to_msg()
 
 
 class StateEstimatorNode(Node):
@@ -384,7 +375,7 @@ class StateEstimatorNode(Node):
 
     # ------------------------------------------------------------------ intake (executor thread: convert, queue)
     def _on_imu(self, msg: Any) -> None:
-        t_ns = _stamp_ns(msg.header)
+        t_ns = stamp_ns(msg.header)
         a, w = msg.linear_acceleration, msg.angular_velocity
         sample = ImuSample(t_ns, np.array([a.x, a.y, a.z]), np.array([w.x, w.y, w.z]))
         worker = self._worker
@@ -401,7 +392,7 @@ class StateEstimatorNode(Node):
     def _on_vio(self, msg: Any) -> None:
         if not self._vio_ok:
             return
-        t_ns = _stamp_ns(msg.header)
+        t_ns = stamp_ns(msg.header)
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         v = msg.twist.twist.linear
         position = np.array([p.x, p.y, p.z])
@@ -414,14 +405,14 @@ class StateEstimatorNode(Node):
         worker.submit(lambda: self._note(worker.core.add_vio(t_ns, position, quat_wxyz, velocity, twist_cov), "vio"))
 
     def _on_geofix(self, msg: Any) -> None:
-        t_ns = _stamp_ns(msg.header)
+        t_ns = stamp_ns(msg.header)
         cov = np.array(msg.position_covariance_enu_m2, dtype=np.float64)
         lat, lon, alt = float(msg.latitude_deg), float(msg.longitude_deg), float(msg.altitude_m)
         worker = self._worker
         worker.submit(lambda: self._note(worker.core.add_geofix(t_ns, lat, lon, alt, cov), "geofix"))
 
     def _on_gnss(self, msg: Any) -> None:
-        t_ns = _stamp_ns(msg.header)
+        t_ns = stamp_ns(msg.header)
         lat, lon, alt = float(msg.latitude), float(msg.longitude), float(msg.altitude)
         status = int(msg.status.status)
         if int(msg.position_covariance_type) == NavSatFix.COVARIANCE_TYPE_UNKNOWN:
@@ -440,7 +431,7 @@ class StateEstimatorNode(Node):
         worker.submit(call)
 
     def _on_baro(self, msg: Any) -> None:
-        t_ns = _stamp_ns(msg.header)
+        t_ns = stamp_ns(msg.header)
         variance = float(msg.variance) or self.settings.baro_default_variance_pa2
         pressure = float(msg.fluid_pressure)
         worker = self._worker
@@ -519,7 +510,7 @@ class StateEstimatorNode(Node):
     def _odometry_msg(self, estimate: Estimate, gyro_radps: np.ndarray) -> Odometry:
         state = estimate.state
         msg = Odometry()
-        msg.header.stamp = _time_msg(state.t_ns)
+        msg.header.stamp = time_msg(state.t_ns)
         msg.header.frame_id = Frame.MAP.value
         msg.child_frame_id = Frame.BASE_LINK.value
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -545,7 +536,7 @@ class StateEstimatorNode(Node):
 
     def _navsat_msg(self, estimate: Estimate) -> NavSatFix:
         msg = NavSatFix()
-        msg.header.stamp = _time_msg(estimate.state.t_ns)
+        msg.header.stamp = time_msg(estimate.state.t_ns)
         msg.header.frame_id = Frame.BASE_LINK.value
         msg.status.status = NavSatStatus.STATUS_FIX
         msg.status.service = NavSatStatus.SERVICE_GPS
@@ -556,7 +547,7 @@ class StateEstimatorNode(Node):
 
     def _status_msg(self, snap: EstimatorSnapshot) -> EstimatorStatus:
         msg = EstimatorStatus()
-        msg.header.stamp = _time_msg(snap.stamp_ns)
+        msg.header.stamp = time_msg(snap.stamp_ns)
         msg.header.frame_id = Frame.MAP.value
         msg.source = int(snap.source)
         msg.backend = int(snap.backend)
@@ -582,7 +573,7 @@ class StateEstimatorNode(Node):
 
     def _publish_event(self, event: Event) -> None:
         msg = EventMsg()
-        msg.header.stamp = _time_msg(event.stamp_ns)
+        msg.header.stamp = time_msg(event.stamp_ns)
         msg.header.frame_id = Frame.MAP.value
         msg.node = NODE_NAME
         msg.name = event.name
@@ -595,13 +586,12 @@ class StateEstimatorNode(Node):
 
     def _update_path_and_tf(self, estimate: Estimate) -> None:
         state = estimate.state
-        quat_wxyz = tuple(float(v) for v in np.roll(Rotation.from_matrix(state.rotation).as_quat(), 1))
-        T_map_base = Pose3(tuple(float(v) for v in state.position_m), quat_wxyz)  # type: ignore[arg-type]
+        T_map_base = Pose3.from_rotation_matrix(state.position_m, state.rotation)
         self._history.append((state.t_ns, T_map_base))
         if self._last_path_ns is None or state.t_ns - self._last_path_ns >= self.settings.path_spacing_s * NS_PER_S:
             self._last_path_ns = state.t_ns
             pose = PoseStamped()
-            pose.header.stamp = _time_msg(state.t_ns)
+            pose.header.stamp = time_msg(state.t_ns)
             pose.header.frame_id = Frame.MAP.value
             pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = T_map_base.translation_xyz
             o = pose.pose.orientation
@@ -615,7 +605,7 @@ class StateEstimatorNode(Node):
             vio_ns, T_odom_base = self._last_vio
             paired = min(self._history, key=lambda item: abs(item[0] - vio_ns))
             if abs(paired[0] - vio_ns) <= TF_PAIRING_TOLERANCE_NS:
-                self.tf.send_map_to_odom(_time_msg(vio_ns), paired[1].compose(T_odom_base.inverse()))
+                self.tf.send_map_to_odom(time_msg(vio_ns), paired[1].compose(T_odom_base.inverse()))
 
     def _publish_diagnostics(self) -> None:
         output = self._worker.latest()

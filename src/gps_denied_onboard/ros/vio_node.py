@@ -35,16 +35,15 @@ from onboard.msg import VioHealth
 from rclpy.context import Context
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.time import Time
-from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import PointCloud2, PointField
 
-from gps_denied_onboard.geometry.errors import GeometryError, InvalidPoseError
+from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.graph import Frame, Topic, node_spec
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
 from gps_denied_onboard.ros.params import declare, declare_table, reject_undeclared
+from gps_denied_onboard.ros.stamps import stamp_ns, time_msg
 from gps_denied_onboard.ros.tf import TfBroadcaster
 from gps_denied_onboard.vio.config import PARAMETERS, VioConfig
 from gps_denied_onboard.vio.errors import VioConfigError, VioError, VioInputError
@@ -53,7 +52,6 @@ from gps_denied_onboard.vio.pipeline import VisualInertialOdometry
 from gps_denied_onboard.vio.types import CameraCalibration, FrameResult, VioHealthReport, VioOdometry, VioState
 
 NODE_NAME = "vio_node"
-NS_PER_S = 1_000_000_000
 WORKER_JOIN_TIMEOUT_S = 5.0
 IMU_POLL_S = 0.002  # the worker's poll while a frame waits for its IMU samples
 MAX_REASONS_IN_DIAGNOSTICS = 20  # distinct rejection reasons listed on /diagnostics; the rest are summed
@@ -91,32 +89,11 @@ class _Image:
 _WorkItem = _Image | CameraCalibration
 
 
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * NS_PER_S + int(header.stamp.nanosec)
-
-
-def _time_msg(t_ns: int) -> Any:
-    return Time(nanoseconds=t_ns).to_msg()
-
-
 def reason_key(source: str, message: str) -> str:
     """The reason a rejection is logged and counted under: its message with the numbers masked,
     so a stream of one fault (every stamp differs) is said once, two faults twice."""
     masked = _NUMBER.sub("#", message)
     return masked if masked.startswith(f"{source}:") else f"{source}: {masked}"
-
-
-def pose3_of(position_m: np.ndarray, quat_wxyz: np.ndarray) -> Pose3:
-    """Pose3 of a position (3,) and a quaternion (w, x, y, z); raises InvalidPoseError on NaN or a bad norm."""
-    p, q = [float(v) for v in position_m], [float(v) for v in quat_wxyz]
-    if len(p) != 3 or len(q) != 4:
-        raise InvalidPoseError(f"a pose is a position (3,) and a quaternion (4,), got {len(p)} and {len(q)} values")
-    return Pose3((p[0], p[1], p[2]), (q[0], q[1], q[2], q[3]))
-
-
-def quat_wxyz_of(R_parent_child: np.ndarray) -> np.ndarray:
-    """Unit quaternion (w, x, y, z) of a rotation matrix."""
-    return np.roll(Rotation.from_matrix(R_parent_child).as_quat(), 1)
 
 
 def _cloud_xyz32_by_hand(header: Any, points: np.ndarray) -> PointCloud2:
@@ -194,7 +171,7 @@ class VioNode(Node):
         # a launcher or test that acts once the topics exist must not race the rest of __init__.
         self.tf = TfBroadcaster.attach(self)
         mount = self.config.camera_mount
-        self.tf.send_static_base_to_camera(pose3_of(mount.t_body_camera_m, quat_wxyz_of(mount.R_body_camera)))
+        self.tf.send_static_base_to_camera(Pose3.from_rotation_matrix(mount.t_body_camera_m, mount.R_body_camera))
         s = self.settings
         self.get_logger().info(
             f"visual-inertial odometry: {self.config.frontend.max_features} features, "
@@ -279,7 +256,7 @@ class VioNode(Node):
     def _on_imu(self, msg: Any) -> None:
         try:
             a, w = msg.linear_acceleration, msg.angular_velocity
-            accepted = self.vio.add_imu(_stamp_ns(msg.header), np.array([a.x, a.y, a.z]), np.array([w.x, w.y, w.z]))
+            accepted = self.vio.add_imu(stamp_ns(msg.header), np.array([a.x, a.y, a.z]), np.array([w.x, w.y, w.z]))
         except VioInputError as exc:
             self._reject("imu", exc)
             return
@@ -292,7 +269,7 @@ class VioNode(Node):
     def _on_image(self, msg: Any) -> None:
         arrival_ns = time.monotonic_ns()
         try:
-            t_ns = _stamp_ns(msg.header)
+            t_ns = stamp_ns(msg.header)
             if self._last_image_ns is not None and t_ns <= self._last_image_ns:
                 raise VioInputError(f"image stamp {t_ns} ns is not after the previous frame's {self._last_image_ns} ns")
             image = decode_image(
@@ -402,7 +379,7 @@ class VioNode(Node):
 
     def _odometry_msg(self, odometry: VioOdometry) -> Odometry:
         msg = Odometry()
-        msg.header.stamp = _time_msg(odometry.t_ns)
+        msg.header.stamp = time_msg(odometry.t_ns)
         msg.header.frame_id = Frame.ODOM.value
         msg.child_frame_id = Frame.BASE_LINK.value
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -419,15 +396,15 @@ class VioNode(Node):
         if not self.tf.available:
             return
         try:
-            T_odom_base = pose3_of(odometry.position_m, odometry.quat_wxyz)
+            T_odom_base = Pose3(tuple(odometry.position_m), tuple(odometry.quat_wxyz))
         except GeometryError as exc:
             self._warn_once("tf: odometry pose is not a valid transform", f"odom->base_link not broadcast: {exc}")
             return
-        self.tf.send_odom_to_base(_time_msg(odometry.t_ns), T_odom_base)
+        self.tf.send_odom_to_base(time_msg(odometry.t_ns), T_odom_base)
 
     def _health_msg(self, health: VioHealthReport, latency_ms: float) -> VioHealth:
         msg = VioHealth()
-        msg.header.stamp = _time_msg(health.t_ns)
+        msg.header.stamp = time_msg(health.t_ns)
         msg.header.frame_id = Frame.ODOM.value
         msg.state = int(health.state)
         msg.reason = health.reason
@@ -443,7 +420,7 @@ class VioNode(Node):
 
     def _landmarks_msg(self, t_ns: int, points: np.ndarray) -> PointCloud2:
         cloud = PointCloud2()
-        cloud.header.stamp = _time_msg(t_ns)
+        cloud.header.stamp = time_msg(t_ns)
         cloud.header.frame_id = Frame.ODOM.value
         return self._make_cloud(cloud.header, points.astype(np.float32))
 

@@ -99,6 +99,19 @@ def preintegration_params(config: VioConfig) -> gtsam.PreintegrationCombinedPara
     return params
 
 
+@dataclass(frozen=True)
+class _Prior:
+    """The Gaussian prior on the window's oldest keyframe: the marginal of what left before it."""
+
+    index: int
+    pose: gtsam.Pose3
+    velocity: FloatArray
+    bias: gtsam.imuBias.ConstantBias
+    pose_covariance: FloatArray  # GTSAM order: [rotation, translation], body tangent
+    velocity_covariance: FloatArray
+    bias_covariance: FloatArray
+
+
 @dataclass
 class _Keyframe:
     index: int
@@ -129,13 +142,10 @@ class SlidingWindowBackend:
         self._lm.setAbsoluteErrorTol(1e-6)
         self._keyframes: list[_Keyframe] = []
         self._values = gtsam.Values()  # keyframe states only; points live on their tracks
-        self._prior: (
-            tuple[int, gtsam.Pose3, FloatArray, gtsam.imuBias.ConstantBias, FloatArray, FloatArray, FloatArray] | None
-        ) = None
+        self._prior: _Prior | None = None
         self._tracks: dict[int, _Track] = {}
         self._latest: KeyframeState | None = None
-        self._graph = gtsam.NonlinearFactorGraph()
-        self._solved = gtsam.Values()
+        self._marginals: gtsam.Marginals | None = None  # of the last solve (None: not invertible)
         self.failures = 0
 
     # ------------------------------------------------------------------ state
@@ -191,7 +201,7 @@ class SlidingWindowBackend:
         self._values.insert(X(0), pose)
         self._values.insert(V(0), velocity)
         self._values.insert(B(0), bias)
-        self._prior = (
+        self._prior = _Prior(
             0,
             pose,
             velocity,
@@ -253,13 +263,15 @@ class SlidingWindowBackend:
         j = oldest.index
         assert self._prior is not None
         try:
-            marginals = gtsam.Marginals(self._graph, self._solved)
-            pose_cov = marginals.marginalCovariance(X(j))
-            velocity_cov = marginals.marginalCovariance(V(j))
-            bias_cov = marginals.marginalCovariance(B(j))
+            if self._marginals is None:
+                raise RuntimeError("the last solve had no marginals")
+            pose_cov = self._marginals.marginalCovariance(X(j))
+            velocity_cov = self._marginals.marginalCovariance(V(j))
+            bias_cov = self._marginals.marginalCovariance(B(j))
         except (RuntimeError, IndexError):  # no solved graph holds it: keep the old prior's spread
-            pose_cov, velocity_cov, bias_cov = self._prior[4], self._prior[5], self._prior[6]
-        self._prior = (
+            old = self._prior
+            pose_cov, velocity_cov, bias_cov = old.pose_covariance, old.velocity_covariance, old.bias_covariance
+        self._prior = _Prior(
             j,
             self._values.atPose3(X(j)),
             np.asarray(self._values.atVector(V(j)), dtype=np.float64),
@@ -300,11 +312,13 @@ class SlidingWindowBackend:
     def _solve(self, *, with_vision: bool) -> None:
         graph = gtsam.NonlinearFactorGraph()
         values = gtsam.Values(self._values)
-        assert self._prior is not None
-        j, pose, velocity, bias, pose_cov, velocity_cov, bias_cov = self._prior
-        graph.add(gtsam.PriorFactorPose3(X(j), pose, gtsam.noiseModel.Gaussian.Covariance(_regular(pose_cov))))
-        graph.add(gtsam.PriorFactorVector(V(j), velocity, gtsam.noiseModel.Gaussian.Covariance(_regular(velocity_cov))))
-        graph.add(gtsam.PriorFactorConstantBias(B(j), bias, gtsam.noiseModel.Gaussian.Covariance(_regular(bias_cov))))
+        prior = self._prior
+        assert prior is not None
+        j = prior.index
+        gaussian = gtsam.noiseModel.Gaussian.Covariance
+        graph.add(gtsam.PriorFactorPose3(X(j), prior.pose, gaussian(_regular(prior.pose_covariance))))
+        graph.add(gtsam.PriorFactorVector(V(j), prior.velocity, gaussian(_regular(prior.velocity_covariance))))
+        graph.add(gtsam.PriorFactorConstantBias(B(j), prior.bias, gaussian(_regular(prior.bias_covariance))))
         for before, after in zip(self._keyframes, self._keyframes[1:], strict=False):
             assert after.pim is not None
             i, k = before.index, after.index
@@ -329,18 +343,17 @@ class SlidingWindowBackend:
                 graph.add(gtsam.PriorFactorPoint3(key, np.array([0.0, 0.0, self._ground]), self._ground_noise))
             used.append((feature_id, track))
         result = gtsam.LevenbergMarquardtOptimizer(graph, values, self._lm).optimize()
-        for key in (k for kf in self._keyframes for k in (X(kf.index), V(kf.index), B(kf.index))):
-            self._values.update(
-                key,
-                result.atPose3(key)
-                if gtsam.Symbol(key).chr() == ord("x")
-                else result.atVector(key)
-                if gtsam.Symbol(key).chr() == ord("v")
-                else result.atConstantBias(key),
-            )
+        for kf in self._keyframes:
+            i = kf.index
+            self._values.update(X(i), result.atPose3(X(i)))
+            self._values.update(V(i), result.atVector(V(i)))
+            self._values.update(B(i), result.atConstantBias(B(i)))
         for feature_id, track in used:
             track.point = np.asarray(result.atPoint3(L(feature_id)), dtype=np.float64)
-        self._graph, self._solved = graph, result
+        try:  # once per solve: the newest keyframe's covariance now, the prior at the next slide
+            self._marginals = gtsam.Marginals(graph, result)
+        except RuntimeError:
+            self._marginals = None
 
     def _drop_outliers(self) -> None:
         """Landmarks that reproject worse than the outlier threshold in any keyframe are dropped."""
@@ -374,11 +387,10 @@ class SlidingWindowBackend:
         pose = self._values.atPose3(X(k))
         velocity = np.asarray(self._values.atVector(V(k)), dtype=np.float64)
         bias = self._values.atConstantBias(B(k))
-        try:
-            marginals = gtsam.Marginals(self._graph, self._solved)
-            pose_cov = np.asarray(marginals.marginalCovariance(X(k)), dtype=np.float64)
-            velocity_cov = np.asarray(marginals.marginalCovariance(V(k)), dtype=np.float64)
-        except RuntimeError:  # marginals of an ill-conditioned window: keep the last ones
+        if self._marginals is not None:
+            pose_cov = np.asarray(self._marginals.marginalCovariance(X(k)), dtype=np.float64)
+            velocity_cov = np.asarray(self._marginals.marginalCovariance(V(k)), dtype=np.float64)
+        else:  # marginals of an ill-conditioned window: keep the last ones
             assert self._latest is not None
             pose_cov, velocity_cov = self._latest.pose_covariance, self._latest.velocity_covariance
         return KeyframeState(k, t_ns, pose, velocity, bias, pose_cov, velocity_cov)

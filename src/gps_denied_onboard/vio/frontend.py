@@ -75,7 +75,7 @@ class FeatureTracker:
         self.config = config
         self.calibration = calibration
         self._next_id = 0
-        self._pyramid: Image8 | None = None
+        self._previous: Image8 | None = None
         self._ids: IntArray = np.zeros(0, dtype=np.int64)
         self._raw: FloatArray = np.zeros((0, 2))
         self._ideal: FloatArray = np.zeros((0, 2))
@@ -93,7 +93,7 @@ class FeatureTracker:
 
     def reset(self) -> None:
         """Forget every track (the next frame starts fresh)."""
-        self._pyramid = None
+        self._previous = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._raw = np.zeros((0, 2))
         self._ideal = np.zeros((0, 2))
@@ -112,15 +112,14 @@ class FeatureTracker:
             return TrackResult(
                 np.zeros(0, dtype=np.int64), empty, empty, 0, 0, 0.0, 0, quality, math.nan, 0.0, 0.0, 0.0
             )
-        pyramid = image  # OpenCV's Python KLT takes images and builds the pyramids itself
         candidates = len(self._ids)
         track_ms = ransac_ms = 0.0
         inlier_ratio = 1.0
         median_flow = math.nan
         ids, raw, ideal = self._ids, self._raw, self._ideal
-        if self._pyramid is not None and candidates > 0:
+        if self._previous is not None and candidates > 0:
             start = time.perf_counter()
-            keep, raw_new = self._klt(self._pyramid, pyramid, raw, ideal, R_cur_prev)
+            keep, raw_new = self._klt(self._previous, image, raw, ideal, R_cur_prev)
             track_ms = (time.perf_counter() - start) * 1e3
             ids, prev_ideal, raw = ids[keep], ideal[keep], raw_new[keep]
             ideal = self.calibration.undistort(raw)
@@ -143,7 +142,7 @@ class FeatureTracker:
             ids = np.concatenate((ids, new_ids))
             raw = np.vstack((raw, new_raw))
             ideal = np.vstack((ideal, self.calibration.undistort(new_raw)))
-        self._pyramid, self._ids, self._raw, self._ideal = pyramid, ids, raw, ideal
+        self._previous, self._ids, self._raw, self._ideal = image, ids, raw, ideal
         return TrackResult(
             ids.copy(),
             raw.copy(),
@@ -172,8 +171,8 @@ class FeatureTracker:
 
     def _klt(
         self,
-        prev_pyramid: Image8,
-        pyramid: Image8,
+        previous: Image8,
+        image: Image8,
         raw: FloatArray,
         ideal: FloatArray,
         R_cur_prev: FloatArray | None,
@@ -184,8 +183,8 @@ class FeatureTracker:
         levels = self.config.klt_levels
         flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         cur, status, _ = cv2.calcOpticalFlowPyrLK(
-            prev_pyramid,
-            pyramid,
+            previous,
+            image,
             prev_pts,
             guess.copy(),
             winSize=self._win,
@@ -194,8 +193,8 @@ class FeatureTracker:
             flags=flags,
         )
         back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            pyramid,
-            prev_pyramid,
+            image,
+            previous,
             cur,
             prev_pts.copy(),
             winSize=self._win,

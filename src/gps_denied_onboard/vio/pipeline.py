@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gps_denied_onboard.estimator.backend import GRAVITY_MPS2
+from gps_denied_onboard.geometry.transforms import roll_pitch_from_specific_force
 from gps_denied_onboard.vio.backend import (
     KeyframeState,
     SlidingWindowBackend,
@@ -98,9 +99,7 @@ def _integrate(pim: gtsam.PreintegratedCombinedMeasurements, samples: list[_Imu]
 
 def gravity_aligned_rotation(mean_accel: FloatArray) -> gtsam.Rot3:
     """R_odom_body with yaw 0 whose z axis is the measured up (specific force at rest points up)."""
-    ax, ay, az = (float(v) for v in mean_accel)
-    roll = math.atan2(ay, az)
-    pitch = math.atan2(-ax, math.hypot(ay, az))
+    roll, pitch = roll_pitch_from_specific_force(mean_accel)
     return gtsam.Rot3.Ypr(0.0, pitch, roll)
 
 
@@ -195,13 +194,21 @@ class VisualInertialOdometry:
             return self._imu_last_ns is not None and self._imu_last_ns >= t_ns
 
     def _imu_between(self, from_ns: int, to_ns: int) -> list[_Imu]:
-        """Samples from the last one at or before ``from_ns`` through ``to_ns``."""
+        """Samples from the last one at or before ``from_ns`` through ``to_ns``.
+
+        Walks back from the newest sample: frames ask for the last fraction of a second, and
+        copying the whole 30 s buffer on every call would put O(buffer) work on the hot path.
+        """
+        picked: list[_Imu] = []
         with self._imu_lock:
-            samples = list(self._imu)
-        stamps = [s.t_ns for s in samples]
-        lo = max(0, int(np.searchsorted(stamps, from_ns, side="right")) - 1)
-        hi = int(np.searchsorted(stamps, to_ns, side="right"))
-        return samples[lo:hi]
+            for sample in reversed(self._imu):
+                if sample.t_ns > to_ns:
+                    continue
+                picked.append(sample)
+                if sample.t_ns <= from_ns:
+                    break
+        picked.reverse()
+        return picked
 
     # ------------------------------------------------------------------ frames
     def add_image(self, t_ns: int, image: npt.NDArray[np.uint8]) -> FrameResult:
