@@ -18,19 +18,14 @@ It measures and reports; it never asserts a time. test_bench_estimator_smoke.py 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import math
-import os
 import platform
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +39,7 @@ for helper_dir in (REPO_ROOT / "test" / "regression", REPO_ROOT / "test" / "unit
 
 import estimator_synthetic as synthetic  # noqa: E402
 import kitti_data  # noqa: E402
+from bench_report import document_header, percentile, print_table, quiet_library_logs  # noqa: E402
 
 from gps_denied_onboard.estimator.backend import (  # noqa: E402
     AltitudeMeasurement,
@@ -155,11 +151,6 @@ class TimedBackend:
     def stats(self) -> dict[str, dict[str, float]]:
         """p50/p99/max/mean per kind of call, us."""
         return {kind: latency_stats(values) for kind, values in sorted(self.samples_ns.items())}
-
-
-def percentile(sorted_values: Sequence[int], q: float) -> int:
-    """Nearest-rank percentile of already sorted values."""
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
 def latency_stats(samples_ns: list[int]) -> dict[str, float]:
@@ -307,17 +298,6 @@ def run_kitti(params: Params) -> dict[str, Any] | None:
 
 
 # --------------------------------------------------------------------------- report
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Print an aligned table: first column left, the others right."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    print(f"\n{title}")
-    for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def latency_rows(latency: dict[str, dict[str, dict[str, float]]]) -> list[list[object]]:
     """One row per kind of call, one p50/p99 column pair per backend."""
     kinds = sorted({kind for per_backend in latency.values() for kind in per_backend})
@@ -422,52 +402,11 @@ def report(doc: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def machine_info() -> dict[str, Any]:
-    """CPU, Python and the numerical packages the backends use."""
-    model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": {name: _version(name) for name in ("gtsam", "numpy", "scipy")},
-    }
-
-
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-@contextlib.contextmanager
-def quiet_library_logs() -> Iterator[None]:
-    """The estimator logs trust transitions and resets; keep them out of the tables."""
-    logger = logging.getLogger("gps_denied_onboard")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def run_benchmark(params: Params) -> dict[str, Any]:
     """Run every section and return the JSON document."""
     started = time.perf_counter()
-    doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "parameters": asdict(params),
-        "definitions": DEFINITIONS,
-    }
+    doc = document_header(SCHEMA, ("gtsam", "numpy", "scipy"), asdict(params))
+    doc["definitions"] = DEFINITIONS
     print(
         f"Estimator benchmark ({params.mode}): {doc['machine']['cpu_count']} CPUs, Python {platform.python_version()}, "
         f"gtsam {doc['machine']['packages']['gtsam']}"

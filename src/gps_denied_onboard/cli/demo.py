@@ -32,8 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "the flight into it, export what the recorder recorded, and evaluate it against ground truth.",
     )
     parser.add_argument("--scenario", default="default", help="scenario name (default, short) or YAML file")
-    parser.add_argument("--rate", type=float, default=1.0, help="replay speed, 1 = real time (default 1)")
-    parser.add_argument("--backend", choices=["eskf", "isam2"], default="eskf", help="state estimator backend")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="replay speed, 1 = real time (default 0.5: see README, The demo)"
+    )
+    parser.add_argument(
+        "--backend", choices=["eskf", "isam2"], default=None, help="state estimator backend (default isam2)"
+    )
     parser.add_argument("--work-dir", type=Path, default=None, help="cache and runs (default: data root/demo)")
     parser.add_argument("--fresh", action="store_true", help="simulate again even if the flight is cached")
     parser.set_defaults(func=run)
@@ -47,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; print progress, the metrics table and the report directory last."""
     from gps_denied_onboard.demo.run import DemoOptions, format_result, run_demo  # noqa: PLC0415 - heavy imports
 
-    if not (0.05 <= args.rate <= 20.0):
+    if args.rate is not None and not (0.05 <= args.rate <= 20.0):
         print(f"error: --rate must be within [0.05, 20], got {args.rate}", file=sys.stderr)
         return EXIT_USAGE
     try:
         base_params = installed_prefix(os.environ.get("AMENT_PREFIX_PATH", "")) / "share/onboard/config/flight.yaml"
-        chosen = {"scenario": args.scenario, "rate": args.rate, "backend": args.backend, "fresh": args.fresh}
+        given = {"scenario": args.scenario, "rate": args.rate, "backend": args.backend, "fresh": args.fresh}
+        chosen = {name: value for name, value in given.items() if value is not None}  # the rest: DemoOptions'
         options = DemoOptions(**chosen) if args.work_dir is None else DemoOptions(**chosen, work_dir=args.work_dir)
         result = run_demo(options, base_params, _say)
     except (DemoScenarioError, BringupError) as exc:

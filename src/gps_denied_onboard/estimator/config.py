@@ -315,6 +315,14 @@ class VioConfig:
     max_gap_s: float = param(
         0.5, "no increment is formed across a longer gap between VIO messages, s", minimum=0.01, maximum=10.0
     )
+    max_delay_s: float = param(
+        0.5,
+        "a VIO message up to this far behind the fused time is still fused, shifted to when it is applied and its "
+        "covariance grown for the motion in between (VIO latency: keyframe solves, a loaded CPU); older ones are "
+        "out of order, s",
+        minimum=0.0,
+        maximum=5.0,
+    )
 
     def __post_init__(self) -> None:
         validate_fields(self, "vio")

@@ -19,7 +19,11 @@ late (map-matching inference takes 100-500 ms after the camera stamp, far beyond
 window). Such a fix is applied at the fused time, moved by the estimated displacement since its
 stamp (``v delay``) and with its covariance grown by that displacement's uncertainty:
 ``P_vv delay^2`` plus ``(0.5 timing.jump_accel_sigma_mps2 delay^2)^2 I`` for the unmodelled
-acceleration.
+acceleration. A VIO message up to ``vio.max_delay_s`` late (a keyframe solve, a loaded CPU) is
+fused too: its increment spans the two application times, so the motion over the change of
+delay (``v shift``) is added with its covariance, and the velocity fused now gets
+``(timing.jump_accel_sigma_mps2 delay)^2 I`` more covariance. A VIO stamp not after the last
+one taken stays out of order.
 
 Resets: the IMU stream is the timebase. An IMU stamp more than ``timing.backward_jump_reset_s``
 behind the newest IMU stamp (a bag loop, a clock reset) clears everything but the origin and
@@ -67,6 +71,7 @@ from gps_denied_onboard.estimator.config import EstimatorConfig
 from gps_denied_onboard.estimator.errors import InvalidCallError, InvalidOriginError, OriginAlreadySetError
 from gps_denied_onboard.estimator.eskf import EskfBackend
 from gps_denied_onboard.estimator.gate import GnssSample, GnssTrust, GnssTrustGate, ReferencePoint, TrustTransition
+from gps_denied_onboard.estimator.latency import PropagatedMotion, PropagationChain
 from gps_denied_onboard.estimator.registry import create_backend
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane, check_geodetic
@@ -240,6 +245,7 @@ class _Counters:
     imu_samples: int = 0
     vio_updates: int = 0
     vio_rejected: int = 0
+    vio_merged: int = 0  # late VIO messages that arrived bunched and were spanned by the next increment
     geofix_accepted: int = 0
     geofix_rejected: int = 0
     gnss_accepted: int = 0
@@ -413,6 +419,12 @@ class StateEstimator:
         self._jump_ns = round(config.timing.backward_jump_reset_s * NS_PER_S)
         self._max_imu_gap_ns = round(config.timing.max_imu_gap_s * NS_PER_S)
         self._max_delay_ns = round(config.timing.max_measurement_delay_s * NS_PER_S)
+        self._max_vio_delay_ns = round(config.vio.max_delay_s * NS_PER_S)
+        self._vio_previous_delay_s = 0.0  # how late the previous VIO message was applied
+        self._vio_applied_imu_ns = -1  # the IMU stamp the last VIO message was applied at
+        # The IMU propagation alone over the last vio.max_delay_s, while VIO runs (late VIO).
+        self._propagation = PropagationChain(self._max_vio_delay_ns + NS_PER_S // 10)
+        self._vio_previous_shift: PropagatedMotion | None = None  # stamp -> application of the last VIO
         self._inertial_window_ns = round(config.gate.inertial_window_s * NS_PER_S)
         self._clear_epoch()
 
@@ -723,12 +735,13 @@ class StateEstimator:
             return
         if sensor is Sensor.GEOFIX and fused - stamp <= self._max_delay_ns:
             return  # inference latency: applied at the fused time with a grown covariance
+        if sensor is Sensor.VIO and fused - stamp <= self._max_vio_delay_ns and (last is None or stamp > last):
+            return  # VIO latency: shifted to when it is applied, covariance grown
         behind_ms = (fused - stamp) / 1e6
-        delay_note = (
-            f", GeoFix delay limit {self._config.timing.max_measurement_delay_s * 1e3:.0f} ms"
-            if sensor is Sensor.GEOFIX
-            else ""
-        )
+        delay_note = {
+            Sensor.GEOFIX: f", GeoFix delay limit {self._config.timing.max_measurement_delay_s * 1e3:.0f} ms",
+            Sensor.VIO: f", VIO delay limit {self._config.vio.max_delay_s * 1e3:.0f} ms",
+        }.get(sensor, "")
         raise _Rejected(
             IntakeReason.OUT_OF_ORDER,
             f"stamp {behind_ms:.1f} ms behind the fused time: a late {sensor.value} message, dropped "
@@ -787,7 +800,12 @@ class StateEstimator:
         if gap_ns > self._max_imu_gap_ns:
             self._soft_reset(sample.t_ns, ResetReason.FORWARD_TIME_JUMP, f"IMU gap of {gap_ns / NS_PER_S:.3f} s")
         else:
-            self._backend.propagate(sample)
+            if self._vio_previous is not None:  # record the propagation a late VIO message is moved by
+                before = self._backend.state()
+                self._backend.propagate(sample)
+                self._propagation.step(sample.t_ns, before, self._backend.state())
+            else:
+                self._backend.propagate(sample)
             self._step_inertial(sample)
         self._last_imu_ns = sample.t_ns
         transition = self._gate.check_timeout(sample.t_ns)
@@ -892,8 +910,9 @@ class StateEstimator:
         )
 
     def _process_vio(self, vio: _Vio) -> None:
-        previous, self._vio_previous = self._vio_previous, vio
+        previous = self._vio_previous
         if previous is None:
+            self._take_vio(vio)
             self._restart_reference(vio, "")
             return
         dt_s = (vio.t_ns - previous.t_ns) / NS_PER_S
@@ -909,12 +928,28 @@ class StateEstimator:
         elif angle > limits.max_rate_radps * dt_s:
             problem = f"rotation of {angle:.2f} rad in {dt_s:.3f} s"
         if problem:
+            self._take_vio(vio)
             self._counters.vio_rejected += 1
             self._restart_reference(vio, problem)
             return
+        if self._last_imu_ns == self._vio_applied_imu_ns:
+            # Late messages arrive bunched: no IMU sample since the last one was applied, so there is
+            # no state to tie this one to. It is skipped; the next increment spans both (increments
+            # come from the VIO's poses, so nothing is lost but this message's velocity).
+            self._counters.vio_merged += 1
+            return
+        previous_delay_s, shift_start = self._vio_previous_delay_s, self._vio_previous_shift
+        delay_s = self._take_vio(vio)
+        state_now = self._backend.state()
         covariance = np.zeros((6, 6))
         covariance[:3, :3] = vio.rate_covariance * dt_s**2
         covariance[3:, 3:] = vio.velocity_covariance * dt_s**2
+        # Rotated with the attitude at the increment's start (kept from the previous VIO message);
+        # the drift test's reference follows the stamps, not when the increment is applied.
+        reference = self._reference
+        r_map_body = self._reference_rotation
+        reference.position_m = reference.position_m + r_map_body @ translation
+        reference.covariance_m2 = reference.covariance_m2 + r_map_body @ covariance[3:, 3:] @ r_map_body.T
         increment = VioIncrement(
             t0_ns=previous.t_ns,
             t1_ns=vio.t_ns,
@@ -924,11 +959,8 @@ class StateEstimator:
             velocity_body_mps=vio.velocity_body_mps,
             velocity_covariance=vio.velocity_covariance,
         )
-        # Rotated with the attitude at the increment's start (kept from the previous VIO message).
-        reference = self._reference
-        r_map_body = self._reference_rotation
-        reference.position_m = reference.position_m + r_map_body @ translation
-        reference.covariance_m2 = reference.covariance_m2 + r_map_body @ covariance[3:, 3:] @ r_map_body.T
+        if shift_start is not None or self._vio_previous_shift is not None:
+            increment = self._applied_late(increment, vio, shift_start, (previous_delay_s, delay_s), state_now)
         outcome = self._timed(lambda: self._backend.update_vio(increment))
         if outcome.accepted:
             self._counters.vio_updates += 1
@@ -937,6 +969,79 @@ class StateEstimator:
             self._counters.vio_rejected += 1
         state = self._after_update()
         self._set_reference_velocity(vio, state)
+
+    def _take_vio(self, vio: _Vio) -> float:
+        """``vio`` becomes the start of the next increment; returns how late it is applied, s."""
+        delay_s = max(0.0, (self._last_imu_ns - vio.t_ns) / NS_PER_S)
+        self._vio_previous = vio
+        self._vio_applied_imu_ns = self._last_imu_ns
+        self._vio_previous_delay_s = delay_s
+        self._vio_previous_shift = self._propagation.since(vio.t_ns) if delay_s > 0.0 else None
+        return delay_s
+
+    def _applied_late(
+        self,
+        increment: VioIncrement,
+        vio: _Vio,
+        shift_start: PropagatedMotion | None,
+        delays_s: tuple[float, float],
+        state_now: NavState,
+    ) -> VioIncrement:
+        """The increment moved onto the states it is applied between, when either end came late.
+
+        The backend ties it to the states at the two application times, each its own delay after
+        the stamps. The estimate's own motion over those delays (IMU-propagated, fractions of a
+        second) moves it there: ``T_applied = S0^-1 T S1`` with ``S = T_est(stamp)^-1 T_est(applied)``;
+        the IMU noise over the delays is added to its covariance.
+        """
+        shift_end = self._vio_previous_shift
+        r0, p0 = (shift_start.rotation, shift_start.translation_m) if shift_start else (np.eye(3), np.zeros(3))
+        r1, p1 = (shift_end.rotation, shift_end.translation_m) if shift_end else (np.eye(3), np.zeros(3))
+        rotation, translation = increment.rotation, increment.translation_m
+        start_delay_s, delay_s = delays_s
+        span_s = start_delay_s + delay_s
+        # What the estimate's own motion over the delays gets wrong: its velocity and gyro-bias errors
+        # over the change of delay (the part common to both ends cancels), and the IMU noise.
+        change_s = abs(delay_s - start_delay_s)
+        imu = self._config.imu
+        covariance = increment.covariance.copy()
+        cov = state_now.covariance
+        velocity_var = float(np.max(np.linalg.eigvalsh(cov[VEL, VEL])))
+        gyro_bias_var = float(np.max(np.linalg.eigvalsh(cov[BG, BG])))
+        covariance[:3, :3] += np.eye(3) * (imu.gyro_noise_density**2 * span_s + gyro_bias_var * change_s**2)
+        covariance[3:, 3:] += np.eye(3) * (imu.accel_noise_density**2 * span_s**3 + velocity_var * change_s**2)
+        velocity_body, velocity_covariance = self._velocity_now(vio, shift_end, delay_s)
+        return replace(
+            increment,
+            rotation=r0.T @ rotation @ r1,
+            translation_m=r0.T @ (translation + rotation @ p1 - p0),
+            covariance=covariance,
+            velocity_body_mps=velocity_body,
+            velocity_covariance=velocity_covariance,
+        )
+
+    def _velocity_now(
+        self, vio: _Vio, motion: PropagatedMotion | None, delay_s: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """A late VIO body velocity carried to the fused time by the propagation since its stamp.
+
+        The backends fuse it as a measurement of the velocity now; adding the propagated change of
+        body velocity makes the residual the one at the stamp (the error state barely moves in a
+        fraction of a second), with the accelerometer noise over the delay added. Without a
+        recorded propagation the velocity is kept and the unmodelled acceleration is added instead.
+        """
+        if motion is None:
+            grown = (self._config.timing.jump_accel_sigma_mps2 * delay_s) ** 2
+            return vio.velocity_body_mps, vio.velocity_covariance + np.eye(3) * grown
+        noise = self._config.imu.accel_noise_density**2 * delay_s
+        return vio.velocity_body_mps + motion.body_velocity_change_mps, vio.velocity_covariance + np.eye(3) * noise
+
+    def _forget_vio_timing(self) -> None:
+        """After a reset nothing recorded before it may move a VIO increment."""
+        self._propagation.clear()
+        self._vio_previous_shift = None
+        self._vio_previous_delay_s = 0.0
+        self._vio_applied_imu_ns = -1
 
     def _restart_reference(self, vio: _Vio, problem: str) -> None:
         """Start a new VIO chain: no increment across a reset/jump/gap, and the drift test restarts."""
@@ -1128,6 +1233,7 @@ class StateEstimator:
         self._last_geofix_ns = None
         self._last_vio_ns = None
         self._vio_previous = None
+        self._forget_vio_timing()
         self._reference = _Reference()
         self._reference_rotation = np.eye(3)
         self._baro_reference = []
@@ -1175,6 +1281,7 @@ class StateEstimator:
         self._last_good = state
         self._last_imu_ns = stamp_ns
         self._vio_previous = None  # no VIO increment across the unobserved interval
+        self._forget_vio_timing()
         self._reference = _Reference(chain_id=self._reference.chain_id + 1)
         self._inertial.clear()  # no free-inertial copy across the unobserved interval
         self._counters.resets += 1

@@ -5,9 +5,10 @@ Consecutive keyframes are tied by a CombinedImuFactor (preintegration with bias 
 each feature seen in at least ``min_observations`` keyframes of the window is a landmark L(id)
 with a GenericProjectionFactorCal3_S2 (Huber-robust) per observation, initialised where its
 first ray meets the ground plane. The window keeps the keyframes of the last ``lag_s`` seconds; the
-oldest one carries a Gaussian prior, taken from the marginals of the previous solution when
-the keyframe before it left (marginalisation onto the new oldest state). Every keyframe the
-window's graph is built afresh and solved by Levenberg-Marquardt from the previous solution.
+oldest one carries one Gaussian prior on its pose, velocity and bias jointly, the 15x15 joint
+marginal of the previous solution when the keyframe before it left (marginalisation onto the
+new oldest state, cross-covariances kept). Every keyframe the window's graph is built afresh
+and solved by Levenberg-Marquardt from the previous solution.
 
 Scale over flat ground (the nadir survey case): a monocular camera at constant velocity leaves
 scale to the accelerometer, which cannot hold it. When the VIO started from rest on the ground
@@ -50,6 +51,7 @@ FloatArray = npt.NDArray[np.float64]
 INTEGRATION_SIGMA = 1e-4  # preintegration's own integration error, m/s^2 * s (GTSAM's convention)
 PRIOR_POSITION_SIGMA_M = 1e-3  # the odom origin is the first keyframe: a gauge, not a measurement
 PRIOR_YAW_SIGMA_RAD = 1e-3  # yaw is unobservable: fixed at the initialisation
+COVARIANCE_FLOOR = 1e-8  # smallest variance a carried prior keeps (sigma 1e-4 in its units)
 
 
 class SmootherFailureError(VioError):
@@ -101,15 +103,34 @@ def preintegration_params(config: VioConfig) -> gtsam.PreintegrationCombinedPara
 
 @dataclass(frozen=True)
 class _Prior:
-    """The Gaussian prior on the window's oldest keyframe: the marginal of what left before it."""
+    """The Gaussian prior on the window's oldest keyframe: the marginal of what left before it.
+
+    One joint covariance over pose, velocity and bias (15 x 15, tangent space at the values
+    here): attitude, velocity and the biases are strongly correlated through gravity, and priors
+    on each alone (the marginals without their cross terms) let the window drift along exactly
+    the combinations the IMU and the camera had pinned (pitch against accelerometer bias and
+    gyro bias, seen at 120 m AGL).
+    """
 
     index: int
     pose: gtsam.Pose3
     velocity: FloatArray
     bias: gtsam.imuBias.ConstantBias
-    pose_covariance: FloatArray  # GTSAM order: [rotation, translation], body tangent
-    velocity_covariance: FloatArray
-    bias_covariance: FloatArray
+    covariance: FloatArray  # (15, 15): pose [rotation, translation] (body tangent), velocity, bias [accel, gyro]
+
+    def factor(self) -> gtsam.NonlinearFactor:
+        """The prior as one factor on X, V, B (a linear factor relinearised around these values)."""
+        j = self.index
+        information = np.linalg.inv(_regular(self.covariance))
+        root = np.linalg.cholesky(0.5 * (information + information.T)).T  # information = root^T root
+        linear = gtsam.JacobianFactor(
+            X(j), root[:, 0:6], V(j), root[:, 6:9], B(j), root[:, 9:15], np.zeros(15), gtsam.noiseModel.Unit.Create(15)
+        )
+        point = gtsam.Values()
+        point.insert(X(j), self.pose)
+        point.insert(V(j), self.velocity)
+        point.insert(B(j), self.bias)
+        return gtsam.LinearContainerFactor(linear, point)
 
 
 @dataclass
@@ -186,8 +207,9 @@ class SlidingWindowBackend:
     ) -> None:
         """Start a window at ``t_ns`` with priors on the first keyframe (pose gauge, velocity, bias).
 
-        x, y and yaw are gauge (fixed); so is the height by default (``height_sigma``): freeing it
-        against the ground plane collapsed the scale on the default flight (limits in the README).
+        x, y and yaw are gauge (fixed); so is the height by default (``height_sigma``): with the
+        ground-plane prior it sets the scale, and the propagator dead-reckons it from rest to a few
+        centimetres over a take-off. Freeing it against the ground plane let the scale collapse.
         """
         backend = self.config.backend
         rp = np.deg2rad(backend.initial_roll_pitch_sigma_deg) if roll_pitch_sigma is None else roll_pitch_sigma
@@ -202,13 +224,7 @@ class SlidingWindowBackend:
         self._values.insert(V(0), velocity)
         self._values.insert(B(0), bias)
         self._prior = _Prior(
-            0,
-            pose,
-            velocity,
-            bias,
-            np.diag(pose_sigmas**2),
-            np.eye(3) * velocity_sigma**2,
-            np.diag(bias_sigmas**2),
+            0, pose, velocity, bias, np.diag(np.concatenate([pose_sigmas, [velocity_sigma] * 3, bias_sigmas]) ** 2)
         )
         self._tracks = {}
         for feature_id, pixel in (observations or {}).items():
@@ -265,20 +281,15 @@ class SlidingWindowBackend:
         try:
             if self._marginals is None:
                 raise RuntimeError("the last solve had no marginals")
-            pose_cov = self._marginals.marginalCovariance(X(j))
-            velocity_cov = self._marginals.marginalCovariance(V(j))
-            bias_cov = self._marginals.marginalCovariance(B(j))
+            covariance = _joint_covariance(self._marginals, [X(j), V(j), B(j)])
         except (RuntimeError, IndexError):  # no solved graph holds it: keep the old prior's spread
-            old = self._prior
-            pose_cov, velocity_cov, bias_cov = old.pose_covariance, old.velocity_covariance, old.bias_covariance
+            covariance = self._prior.covariance
         self._prior = _Prior(
             j,
             self._values.atPose3(X(j)),
             np.asarray(self._values.atVector(V(j)), dtype=np.float64),
             self._values.atConstantBias(B(j)),
-            np.asarray(pose_cov),
-            np.asarray(velocity_cov),
-            np.asarray(bias_cov),
+            covariance,
         )
         gone = {kf.index for kf in leaving}
         for kf in leaving:
@@ -314,11 +325,7 @@ class SlidingWindowBackend:
         values = gtsam.Values(self._values)
         prior = self._prior
         assert prior is not None
-        j = prior.index
-        gaussian = gtsam.noiseModel.Gaussian.Covariance
-        graph.add(gtsam.PriorFactorPose3(X(j), prior.pose, gaussian(_regular(prior.pose_covariance))))
-        graph.add(gtsam.PriorFactorVector(V(j), prior.velocity, gaussian(_regular(prior.velocity_covariance))))
-        graph.add(gtsam.PriorFactorConstantBias(B(j), prior.bias, gaussian(_regular(prior.bias_covariance))))
+        graph.add(prior.factor())
         for before, after in zip(self._keyframes, self._keyframes[1:], strict=False):
             assert after.pim is not None
             i, k = before.index, after.index
@@ -387,17 +394,27 @@ class SlidingWindowBackend:
         pose = self._values.atPose3(X(k))
         velocity = np.asarray(self._values.atVector(V(k)), dtype=np.float64)
         bias = self._values.atConstantBias(B(k))
-        if self._marginals is not None:
+        try:
+            if self._marginals is None:
+                raise RuntimeError("the last solve had no marginals")
             pose_cov = np.asarray(self._marginals.marginalCovariance(X(k)), dtype=np.float64)
             velocity_cov = np.asarray(self._marginals.marginalCovariance(V(k)), dtype=np.float64)
-        else:  # marginals of an ill-conditioned window: keep the last ones
+        except RuntimeError:  # marginals of an ill-conditioned window: keep the last ones
             assert self._latest is not None
             pose_cov, velocity_cov = self._latest.pose_covariance, self._latest.velocity_covariance
         return KeyframeState(k, t_ns, pose, velocity, bias, pose_cov, velocity_cov)
 
 
+def _joint_covariance(marginals: gtsam.Marginals, keys: list[int]) -> FloatArray:
+    """The joint marginal covariance of ``keys``, blocks in the order given."""
+    joint = marginals.jointMarginalCovariance(keys)
+    rows = [np.hstack([np.asarray(joint.at(a, b), dtype=np.float64) for b in keys]) for a in keys]
+    return np.asarray(np.vstack(rows), dtype=np.float64)
+
+
 def _regular(covariance: FloatArray) -> FloatArray:
-    """A symmetric covariance with a floor on its eigenvalues (a prior must stay invertible)."""
+    """A symmetric covariance with a floor on its eigenvalues: a prior must stay invertible and its
+    information within what a Cholesky of the window can take next to the IMU and pixel terms."""
     symmetric = 0.5 * (np.asarray(covariance) + np.asarray(covariance).T)
     values, vectors = np.linalg.eigh(symmetric)
-    return np.asarray((vectors * np.maximum(values, 1e-10)) @ vectors.T)
+    return np.asarray((vectors * np.maximum(values, COVARIANCE_FLOOR)) @ vectors.T)

@@ -76,6 +76,12 @@ class FrontendConfig:
     fb_threshold_px: float = param(1.0, "forward-backward check: max round-trip error, px", minimum=0.05, maximum=20.0)
     ransac_threshold_px: float = param(1.5, "RANSAC inlier threshold, px", minimum=0.1, maximum=20.0)
     ransac_confidence: float = param(0.999, "RANSAC confidence", minimum=0.5, maximum=0.999999)
+    ransac_max_iterations: int = param(
+        250,
+        "RANSAC iterations at most (bounds a frame's worst case; 0.999 at 50 % inliers needs 217)",
+        minimum=10,
+        maximum=100000,
+    )
     min_contrast: float = param(
         4.0, "below this grey-level standard deviation a frame is featureless", minimum=0.0, maximum=100.0
     )
@@ -185,6 +191,12 @@ class HealthConfig:
     )
     static_gyro_std_radps: float = param(
         0.02, "IMU at rest: gyro standard deviation below this, rad/s", minimum=1e-4, maximum=1.0
+    )
+    static_accel_shift_mps2: float = param(
+        0.05,
+        "IMU at rest: the mean specific force stays within this of its value at the last rest, m/s^2",
+        minimum=0.001,
+        maximum=5.0,
     )
     static_flow_px: float = param(
         1.0, "at rest the median feature motion between frames stays below this, px", minimum=0.01, maximum=50.0

@@ -240,6 +240,7 @@ class FeatureTracker:
             method=cv2.RANSAC,
             prob=self.config.ransac_confidence,
             threshold=self.config.ransac_threshold_px,
+            maxIters=self.config.ransac_max_iterations,
         )
         if mask is None or mask.shape[0] != len(ideal):  # several or no solutions: keep the tracks
             return np.ones(len(ideal), dtype=bool)

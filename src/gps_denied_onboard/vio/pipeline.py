@@ -63,10 +63,12 @@ class _Propagator:
         self.t_ns = 0
         self.anchor_t_ns = 0
         self.anchor_velocity_sigma = 0.0
+        self.anchor_position = np.zeros(3)  # where the last anchor put the body (odom)
 
     def anchor(self, t_ns: int, state: gtsam.NavState, bias: gtsam.imuBias.ConstantBias, velocity_sigma: float) -> None:
         self.state, self.bias, self.t_ns = state, bias, t_ns
         self.anchor_t_ns, self.anchor_velocity_sigma = t_ns, velocity_sigma
+        self.anchor_position = np.asarray(state.position(), dtype=np.float64)
 
     def propagate(self, samples: list[_Imu], until_ns: int) -> None:
         if self.state is None or until_ns <= self.t_ns:
@@ -81,6 +83,28 @@ class _Propagator:
         return self.anchor_velocity_sigma + VELOCITY_SIGMA_GROWTH_MPS_PER_S * max(
             0.0, (t_ns - self.anchor_t_ns) / NS_PER_S
         )
+
+
+class _RestAverage:
+    """Mean specific force and rate over one stretch at rest: the reference that motion departs from."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._accel = np.zeros(3)
+        self._gyro = np.zeros(3)
+
+    def add(self, accel: FloatArray, gyro: FloatArray) -> None:
+        self.count += 1
+        self._accel += accel
+        self._gyro += gyro
+
+    @property
+    def accel(self) -> FloatArray:
+        return np.asarray(self._accel / max(self.count, 1), dtype=np.float64)
+
+    @property
+    def gyro(self) -> FloatArray:
+        return np.asarray(self._gyro / max(self.count, 1), dtype=np.float64)
 
 
 def _integrate(pim: gtsam.PreintegratedCombinedMeasurements, samples: list[_Imu], from_ns: int, to_ns: int) -> None:
@@ -133,6 +157,7 @@ class VisualInertialOdometry:
         self._last_gyro = np.zeros(3)
         self._at_rest = True  # until the IMU says otherwise (power-on on the ground)
         self._rested = False  # odom was anchored at rest on the take-off ground
+        self._rest = _RestAverage()  # IMU means over this rest so far
         self._good_frames = 0
 
     # ------------------------------------------------------------------ properties
@@ -271,10 +296,13 @@ class VisualInertialOdometry:
         return ""
 
     def _update_rest_anchor(self, t_ns: int, track: TrackResult) -> None:
-        """At rest (and not tracking): re-anchor the propagator on gravity, zero velocity and the gyro bias.
+        """At rest (and not tracking): re-anchor the propagator on gravity, zero velocity and the biases.
 
         The IMU alone cannot tell rest from a steady climb or cruise (no acceleration either way):
-        rest also needs the image to stand still where it can be tracked.
+        rest also needs the image to stand still where it can be tracked. A gentle take-off can pass
+        the variance tests for a while, so rest also needs the mean specific force to stay where it
+        was at the last rest (``static_accel_shift_mps2``), and the anchor is put at the start of
+        the IMU window, not its end: motion that began inside the window is integrated, not zeroed.
         """
         if self._backend is not None and self._backend.initialized:
             return
@@ -284,10 +312,15 @@ class VisualInertialOdometry:
             return
         accel = np.array([s.accel for s in window])
         gyro = np.array([s.gyro for s in window])
+        mean_accel = accel.mean(axis=0)
         imu_static = (
             float(np.max(accel.std(axis=0))) < health.static_accel_std_mps2
             and float(np.max(gyro.std(axis=0))) < health.static_gyro_std_radps
-            and abs(float(np.linalg.norm(accel.mean(axis=0))) - GRAVITY_MPS2) < 0.5
+            and abs(float(np.linalg.norm(mean_accel)) - GRAVITY_MPS2) < 0.5
+            and (
+                self._rest.count == 0
+                or float(np.linalg.norm(mean_accel - self._rest.accel)) < health.static_accel_shift_mps2
+            )
         )
         image_still = (
             track.tracked >= health.min_features_ok
@@ -298,20 +331,28 @@ class VisualInertialOdometry:
         at_rest = imu_static and (self._at_rest or image_still)
         self._at_rest = at_rest
         propagator = self._propagator
+        if not at_rest:
+            self._rest = _RestAverage()  # a later rest (landed elsewhere, other tilt) has its own reference
         if at_rest:
-            mean_accel = accel.mean(axis=0)
-            rotation = gravity_aligned_rotation(mean_accel)
-            position = propagator.state.position() if propagator.state is not None else np.zeros(3)
+            rest = self._rest
+            rest.add(mean_accel, gyro.mean(axis=0))
+            rotation = gravity_aligned_rotation(rest.accel)
             if propagator.state is not None:  # keep the heading dead-reckoned so far (odom yaw is arbitrary once)
                 yaw = propagator.state.attitude().yaw()
                 rotation = gtsam.Rot3.Ypr(yaw, rotation.pitch(), rotation.roll())
-            # Accelerometer bias is not separable from tilt at rest: only the gyro bias is taken.
-            bias = gtsam.imuBias.ConstantBias(np.zeros(3), gyro.mean(axis=0))
-            propagator.anchor(t_ns, gtsam.NavState(rotation, position, np.zeros(3)), bias, 0.0)
+            # Along gravity the accelerometer bias is the specific force's excess over g; across it,
+            # bias and tilt cannot be told apart at rest (the tilt absorbs it), so it stays zero.
+            norm = float(np.linalg.norm(rest.accel))
+            accel_bias = (norm - GRAVITY_MPS2) * rest.accel / norm
+            bias = gtsam.imuBias.ConstantBias(accel_bias, rest.gyro)
+            start_ns = window[0].t_ns
+            position = propagator.anchor_position if propagator.state is not None else np.zeros(3)
+            propagator.anchor(start_ns, gtsam.NavState(rotation, position, np.zeros(3)), bias, 0.0)
+            propagator.propagate(window, t_ns)
             self._rested = self._rested or self._starts == 0
         elif propagator.state is None:
             # Never seen at rest: gravity from the mean specific force, velocity unknown.
-            rotation = gravity_aligned_rotation(accel.mean(axis=0))
+            rotation = gravity_aligned_rotation(mean_accel)
             sigma = self.config.backend.moving_velocity_sigma_mps
             propagator.anchor(
                 t_ns, gtsam.NavState(rotation, np.zeros(3), np.zeros(3)), gtsam.imuBias.ConstantBias(), sigma

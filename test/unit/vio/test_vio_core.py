@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gps_denied_onboard.evaluation.align import umeyama
+from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.sim.flight import Flight, generate_flight
 from gps_denied_onboard.sim.scenario import resolve_scenario
 from gps_denied_onboard.vio.config import PARAMETERS, VioConfig
@@ -49,15 +50,21 @@ def replay(
         yield frame.t_ns, vio.add_image(frame.t_ns, image)
 
 
-def test_vio_tracks_the_default_survey_climb_and_first_leg(climb_and_leg: Flight) -> None:
+@pytest.mark.parametrize("altitude_agl_m", [80.0, 120.0])
+def test_vio_drifts_less_than_one_percent_of_distance_over_the_default_survey(altitude_agl_m: float) -> None:
+    """The whole default survey, rest to rest, 10 Hz camera: at its own 80 m and flown at 120 m
+    (where priors without cross-covariances once let attitude and biases drift away)."""
+    scenario = resolve_scenario("default")
+    scenario = dataclasses.replace(scenario, flight=dataclasses.replace(scenario.flight, altitude_agl_m=altitude_agl_m))
+    default_survey = generate_flight(scenario)
     vio = VisualInertialOdometry()
-    results = list(replay(climb_and_leg, vio))
+    results = list(replay(default_survey, vio))
     states = [r.health.state for _, r in results]
     assert states[0] == VioState.INITIALIZING
     assert VioState.OK in states
     assert VioState.LOST not in states
     odometry = [(t, r.odometry) for t, r in results if r.odometry is not None]
-    assert len(odometry) > 0.6 * len(results)
+    assert len(odometry) > 0.8 * len(results)
     for _, odom in odometry:
         for cov in (odom.pose_covariance, odom.twist_covariance):
             assert np.allclose(cov, cov.T)
@@ -65,15 +72,30 @@ def test_vio_tracks_the_default_survey_climb_and_first_leg(climb_and_leg: Flight
         assert math.isclose(float(np.linalg.norm(odom.quat_wxyz)), 1.0, rel_tol=1e-9)
     stamps = np.array([t for t, _ in odometry]) / 1e9
     estimate = np.array([odom.position_m for _, odom in odometry])
-    truth = climb_and_leg.trajectory.states(stamps).position_m
-    rotation, translation, _ = umeyama(estimate, truth, with_scale=False)
-    errors = np.linalg.norm(estimate @ rotation.T + translation - truth, axis=1)
-    distance = float(np.sum(np.linalg.norm(np.diff(truth, axis=0), axis=1)))
-    ate_pct = 100.0 * float(np.sqrt(np.mean(errors**2))) / distance
+    truth = default_survey.trajectory.states(stamps)
+
+    # The take-off was dead-reckoned from rest into the first keyframe: its height and climb rate
+    # are the scale every later keyframe inherits (odom's origin is base_link at rest, 0.3 m up).
+    first = odometry[0][1]
+    R_odom_body = Pose3((0.0, 0.0, 0.0), tuple(first.quat_wxyz)).rotation_matrix()
+    climb_rate = float((R_odom_body @ first.velocity_body_mps)[2])
+    true_height = truth.position_m[0, 2] - default_survey.scenario.flight.ground_clearance_m
+    print(
+        f"VIO first odometry at {stamps[0]:.1f} s: height {estimate[0, 2]:.2f} m (truth {true_height:.2f}),"
+        f" climb {climb_rate:.2f} m/s (truth {truth.velocity_mps[0, 2]:.2f})"
+    )
+    assert abs(estimate[0, 2] - true_height) < 0.5
+    assert abs(climb_rate - truth.velocity_mps[0, 2]) < 0.15
+
+    rotation, translation, _ = umeyama(estimate, truth.position_m, with_scale=False)
+    errors = np.linalg.norm(estimate @ rotation.T + translation - truth.position_m, axis=1)
+    distance = float(np.sum(np.linalg.norm(np.diff(truth.position_m, axis=0), axis=1)))
     rmse = float(np.sqrt(np.mean(errors**2)))
-    print(f"VIO climb + first leg: ATE rmse {rmse:.2f} m over {distance:.0f} m = {ate_pct:.2f} %")
-    # A regression guard at what this VIO reaches today, not the 1 % target (README: VIO limits).
-    assert ate_pct < 12.0
+    drift_pct = 100.0 * rmse / distance
+    print(
+        f"VIO default survey: ATE rmse {rmse:.2f} m (max {errors.max():.2f}) over {distance:.0f} m = {drift_pct:.2f} %"
+    )
+    assert drift_pct <= 1.0
     landmarks = [r.landmarks_odom_m for _, r in results if len(r.landmarks_odom_m)]
     assert landmarks, "keyframes publish the window's landmarks"
 
