@@ -12,7 +12,7 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.utilities import try_shutdown
+from rclpy.utilities import ok, try_shutdown
 
 from gps_denied_onboard.bringup.plan import LaunchArgs, ros_arguments
 from gps_denied_onboard.graph.nodes import NODES, NodeSpec, start_order
@@ -36,12 +36,18 @@ def run_in_process(args: LaunchArgs, overlay: Path, nodes: tuple[NodeSpec, ...] 
             node = make(spec, ros_arguments(spec, args, overlay))
             started.append(node)
             executor.add_node(node)
-        executor.spin()
+        if ok():  # a stop during the start has already shut the context down
+            executor.spin()
     except NodeStartupError as exc:
         rclpy.logging.get_logger("onboard").fatal(str(exc))
         return exc.exit_code
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if ok():
+            raise
+        # SIGINT/SIGTERM shut the context down between the executor's checks (it then fails to
+        # build its wait set on the dead context): that is the stop taking effect, not a fault.
     finally:
         executor.shutdown()
         for node in reversed(started):  # stop order: the recorder, started first, goes last
