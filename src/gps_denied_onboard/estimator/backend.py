@@ -64,6 +64,18 @@ class NavState:
     gyro_bias_radps: FloatArray  # (3,)
     covariance: FloatArray  # (15, 15)
 
+    def copy(self) -> NavState:
+        """A copy whose arrays the caller may keep or change (backends hand out their state this way)."""
+        return NavState(
+            t_ns=self.t_ns,
+            position_m=self.position_m.copy(),
+            velocity_mps=self.velocity_mps.copy(),
+            rotation=self.rotation.copy(),
+            accel_bias_mps2=self.accel_bias_mps2.copy(),
+            gyro_bias_radps=self.gyro_bias_radps.copy(),
+            covariance=self.covariance.copy(),
+        )
+
 
 class RobustKernel(str, enum.Enum):
     """Down-weighting of absolute measurements with large normalised residuals."""

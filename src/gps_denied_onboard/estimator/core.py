@@ -227,6 +227,20 @@ class _Vio:
 
 
 @dataclass(frozen=True)
+class _TakenVio:
+    """The VIO message the next increment starts from, and when it was applied."""
+
+    vio: _Vio
+    applied_imu_ns: int  # the newest propagated IMU stamp when it was applied
+    shift: PropagatedMotion | None  # propagation from its stamp to its application (None: on time)
+
+    @property
+    def delay_s(self) -> float:
+        """How late it was applied, s."""
+        return max(0.0, (self.applied_imu_ns - self.vio.t_ns) / NS_PER_S)
+
+
+@dataclass(frozen=True)
 class _Position:
     t_ns: int
     position_m: FloatArray  # map ENU
@@ -391,7 +405,7 @@ class StateEstimator:
     _last_gnss_ns: int | None
     _last_geofix_ns: int | None
     _last_vio_ns: int | None
-    _vio_previous: _Vio | None
+    _vio_taken: _TakenVio | None  # where the next VIO increment starts
     _reference: _Reference
     _reference_rotation: FloatArray
     _baro_reference: list[float]
@@ -420,11 +434,8 @@ class StateEstimator:
         self._max_imu_gap_ns = round(config.timing.max_imu_gap_s * NS_PER_S)
         self._max_delay_ns = round(config.timing.max_measurement_delay_s * NS_PER_S)
         self._max_vio_delay_ns = round(config.vio.max_delay_s * NS_PER_S)
-        self._vio_previous_delay_s = 0.0  # how late the previous VIO message was applied
-        self._vio_applied_imu_ns = -1  # the IMU stamp the last VIO message was applied at
         # The IMU propagation alone over the last vio.max_delay_s, while VIO runs (late VIO).
         self._propagation = PropagationChain(self._max_vio_delay_ns + NS_PER_S // 10)
-        self._vio_previous_shift: PropagatedMotion | None = None  # stamp -> application of the last VIO
         self._inertial_window_ns = round(config.gate.inertial_window_s * NS_PER_S)
         self._clear_epoch()
 
@@ -800,12 +811,11 @@ class StateEstimator:
         if gap_ns > self._max_imu_gap_ns:
             self._soft_reset(sample.t_ns, ResetReason.FORWARD_TIME_JUMP, f"IMU gap of {gap_ns / NS_PER_S:.3f} s")
         else:
-            if self._vio_previous is not None:  # record the propagation a late VIO message is moved by
-                before = self._backend.state()
-                self._backend.propagate(sample)
+            # While VIO runs, the propagation alone is recorded: a late VIO message is moved by it.
+            before = self._backend.state() if self._vio_taken is not None else None
+            self._backend.propagate(sample)
+            if before is not None:
                 self._propagation.step(sample.t_ns, before, self._backend.state())
-            else:
-                self._backend.propagate(sample)
             self._step_inertial(sample)
         self._last_imu_ns = sample.t_ns
         transition = self._gate.check_timeout(sample.t_ns)
@@ -910,11 +920,12 @@ class StateEstimator:
         )
 
     def _process_vio(self, vio: _Vio) -> None:
-        previous = self._vio_previous
-        if previous is None:
+        taken = self._vio_taken
+        if taken is None:
             self._take_vio(vio)
             self._restart_reference(vio, "")
             return
+        previous = taken.vio
         dt_s = (vio.t_ns - previous.t_ns) / NS_PER_S
         rotation = previous.rotation.T @ vio.rotation
         translation = previous.rotation.T @ (vio.position_m - previous.position_m)
@@ -932,15 +943,13 @@ class StateEstimator:
             self._counters.vio_rejected += 1
             self._restart_reference(vio, problem)
             return
-        if self._last_imu_ns == self._vio_applied_imu_ns:
+        if self._last_imu_ns == taken.applied_imu_ns:
             # Late messages arrive bunched: no IMU sample since the last one was applied, so there is
             # no state to tie this one to. It is skipped; the next increment spans both (increments
             # come from the VIO's poses, so nothing is lost but this message's velocity).
             self._counters.vio_merged += 1
             return
-        previous_delay_s, shift_start = self._vio_previous_delay_s, self._vio_previous_shift
-        delay_s = self._take_vio(vio)
-        state_now = self._backend.state()
+        now = self._take_vio(vio)
         covariance = np.zeros((6, 6))
         covariance[:3, :3] = vio.rate_covariance * dt_s**2
         covariance[3:, 3:] = vio.velocity_covariance * dt_s**2
@@ -959,8 +968,8 @@ class StateEstimator:
             velocity_body_mps=vio.velocity_body_mps,
             velocity_covariance=vio.velocity_covariance,
         )
-        if shift_start is not None or self._vio_previous_shift is not None:
-            increment = self._applied_late(increment, vio, shift_start, (previous_delay_s, delay_s), state_now)
+        if taken.shift is not None or now.shift is not None:
+            increment = self._applied_late(increment, taken, now)
         outcome = self._timed(lambda: self._backend.update_vio(increment))
         if outcome.accepted:
             self._counters.vio_updates += 1
@@ -970,23 +979,14 @@ class StateEstimator:
         state = self._after_update()
         self._set_reference_velocity(vio, state)
 
-    def _take_vio(self, vio: _Vio) -> float:
-        """``vio`` becomes the start of the next increment; returns how late it is applied, s."""
-        delay_s = max(0.0, (self._last_imu_ns - vio.t_ns) / NS_PER_S)
-        self._vio_previous = vio
-        self._vio_applied_imu_ns = self._last_imu_ns
-        self._vio_previous_delay_s = delay_s
-        self._vio_previous_shift = self._propagation.since(vio.t_ns) if delay_s > 0.0 else None
-        return delay_s
+    def _take_vio(self, vio: _Vio) -> _TakenVio:
+        """``vio`` becomes the start of the next increment, applied now."""
+        late = self._last_imu_ns > vio.t_ns
+        taken = _TakenVio(vio, self._last_imu_ns, self._propagation.since(vio.t_ns) if late else None)
+        self._vio_taken = taken
+        return taken
 
-    def _applied_late(
-        self,
-        increment: VioIncrement,
-        vio: _Vio,
-        shift_start: PropagatedMotion | None,
-        delays_s: tuple[float, float],
-        state_now: NavState,
-    ) -> VioIncrement:
+    def _applied_late(self, increment: VioIncrement, start: _TakenVio, end: _TakenVio) -> VioIncrement:
         """The increment moved onto the states it is applied between, when either end came late.
 
         The backend ties it to the states at the two application times, each its own delay after
@@ -994,23 +994,21 @@ class StateEstimator:
         second) moves it there: ``T_applied = S0^-1 T S1`` with ``S = T_est(stamp)^-1 T_est(applied)``;
         the IMU noise over the delays is added to its covariance.
         """
-        shift_end = self._vio_previous_shift
-        r0, p0 = (shift_start.rotation, shift_start.translation_m) if shift_start else (np.eye(3), np.zeros(3))
-        r1, p1 = (shift_end.rotation, shift_end.translation_m) if shift_end else (np.eye(3), np.zeros(3))
+        r0, p0 = (start.shift.rotation, start.shift.translation_m) if start.shift else (np.eye(3), np.zeros(3))
+        r1, p1 = (end.shift.rotation, end.shift.translation_m) if end.shift else (np.eye(3), np.zeros(3))
         rotation, translation = increment.rotation, increment.translation_m
-        start_delay_s, delay_s = delays_s
-        span_s = start_delay_s + delay_s
+        span_s = start.delay_s + end.delay_s
         # What the estimate's own motion over the delays gets wrong: its velocity and gyro-bias errors
         # over the change of delay (the part common to both ends cancels), and the IMU noise.
-        change_s = abs(delay_s - start_delay_s)
+        change_s = abs(end.delay_s - start.delay_s)
         imu = self._config.imu
         covariance = increment.covariance.copy()
-        cov = state_now.covariance
+        cov = self._backend.state().covariance
         velocity_var = float(np.max(np.linalg.eigvalsh(cov[VEL, VEL])))
         gyro_bias_var = float(np.max(np.linalg.eigvalsh(cov[BG, BG])))
         covariance[:3, :3] += np.eye(3) * (imu.gyro_noise_density**2 * span_s + gyro_bias_var * change_s**2)
         covariance[3:, 3:] += np.eye(3) * (imu.accel_noise_density**2 * span_s**3 + velocity_var * change_s**2)
-        velocity_body, velocity_covariance = self._velocity_now(vio, shift_end, delay_s)
+        velocity_body, velocity_covariance = self._velocity_now(end)
         return replace(
             increment,
             rotation=r0.T @ rotation @ r1,
@@ -1020,9 +1018,7 @@ class StateEstimator:
             velocity_covariance=velocity_covariance,
         )
 
-    def _velocity_now(
-        self, vio: _Vio, motion: PropagatedMotion | None, delay_s: float
-    ) -> tuple[FloatArray, FloatArray]:
+    def _velocity_now(self, taken: _TakenVio) -> tuple[FloatArray, FloatArray]:
         """A late VIO body velocity carried to the fused time by the propagation since its stamp.
 
         The backends fuse it as a measurement of the velocity now; adding the propagated change of
@@ -1030,18 +1026,17 @@ class StateEstimator:
         fraction of a second), with the accelerometer noise over the delay added. Without a
         recorded propagation the velocity is kept and the unmodelled acceleration is added instead.
         """
+        vio, motion, delay_s = taken.vio, taken.shift, taken.delay_s
         if motion is None:
             grown = (self._config.timing.jump_accel_sigma_mps2 * delay_s) ** 2
             return vio.velocity_body_mps, vio.velocity_covariance + np.eye(3) * grown
         noise = self._config.imu.accel_noise_density**2 * delay_s
         return vio.velocity_body_mps + motion.body_velocity_change_mps, vio.velocity_covariance + np.eye(3) * noise
 
-    def _forget_vio_timing(self) -> None:
-        """After a reset nothing recorded before it may move a VIO increment."""
+    def _forget_vio(self) -> None:
+        """After a reset no VIO increment starts before it, and no recorded propagation moves one."""
+        self._vio_taken = None
         self._propagation.clear()
-        self._vio_previous_shift = None
-        self._vio_previous_delay_s = 0.0
-        self._vio_applied_imu_ns = -1
 
     def _restart_reference(self, vio: _Vio, problem: str) -> None:
         """Start a new VIO chain: no increment across a reset/jump/gap, and the drift test restarts."""
@@ -1232,8 +1227,7 @@ class StateEstimator:
         self._last_gnss_ns = None
         self._last_geofix_ns = None
         self._last_vio_ns = None
-        self._vio_previous = None
-        self._forget_vio_timing()
+        self._forget_vio()
         self._reference = _Reference()
         self._reference_rotation = np.eye(3)
         self._baro_reference = []
@@ -1280,8 +1274,7 @@ class StateEstimator:
         self._backend.initialize(state, self._imu_noise)
         self._last_good = state
         self._last_imu_ns = stamp_ns
-        self._vio_previous = None  # no VIO increment across the unobserved interval
-        self._forget_vio_timing()
+        self._forget_vio()  # no VIO increment across the unobserved interval
         self._reference = _Reference(chain_id=self._reference.chain_id + 1)
         self._inertial.clear()  # no free-inertial copy across the unobserved interval
         self._counters.resets += 1

@@ -420,16 +420,7 @@ class Isam2Backend:
 
     def state(self) -> NavState:
         """The estimate at the latest propagated time: the smoothed keyframe plus the IMU prediction since."""
-        state = self._predict().state
-        return NavState(
-            t_ns=state.t_ns,
-            position_m=state.position_m.copy(),
-            velocity_mps=state.velocity_mps.copy(),
-            rotation=state.rotation.copy(),
-            accel_bias_mps2=state.accel_bias_mps2.copy(),
-            gyro_bias_radps=state.gyro_bias_radps.copy(),
-            covariance=state.covariance.copy(),
-        )
+        return self._predict().state.copy()
 
     # ----------------------------------------------------------------------- diagnostics
     def smoother_key_count(self) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy.logging
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from onboard.msg import FdrStatus, FdrTopicCounter
 from rcl_interfaces.msg import Log
 from rclpy.clock import Clock
@@ -47,6 +47,7 @@ from gps_denied_onboard.fdr.writer import FlightHeader, FlightRecorder
 from gps_denied_onboard.graph import Topic, topic_spec
 from gps_denied_onboard.graph.qos import QosSpec
 from gps_denied_onboard.paths import default_fdr_root
+from gps_denied_onboard.ros.diagnostics import diagnostic_array
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.msg_types import UnknownMessageTypeError, message_class
 from gps_denied_onboard.ros.params import declare, reject_undeclared
@@ -302,29 +303,18 @@ class FdrNode(Node):
             level, text = DiagnosticStatus.ERROR, f"writes failing: {status.degraded_reason}"
         elif status.records_dropped:
             level, text = DiagnosticStatus.WARN, f"{status.records_dropped} records dropped (counted)"
-        diag = DiagnosticArray(
-            status=[
-                DiagnosticStatus(
-                    level=level,
-                    name=f"{NODE_NAME}: flight recorder",
-                    message=text,
-                    hardware_id=status.flight_dir,
-                    values=[
-                        KeyValue(key=k, value=str(v))
-                        for k, v in (
-                            ("flight_id", status.flight_id),
-                            ("records_written", status.records_written),
-                            ("records_dropped", status.records_dropped),
-                            ("bytes_written", status.bytes_written),
-                            ("segment_index", status.segment_index),
-                            ("topics", len(self._recordings)),
-                        )
-                    ],
-                )
-            ]
+        values = {
+            "flight_id": str(status.flight_id),
+            "records_written": str(status.records_written),
+            "records_dropped": str(status.records_dropped),
+            "bytes_written": str(status.bytes_written),
+            "segment_index": str(status.segment_index),
+            "topics": str(len(self._recordings)),
+        }
+        summary = DiagnosticStatus(
+            level=level, name=f"{NODE_NAME}: flight recorder", message=text, hardware_id=status.flight_dir
         )
-        diag.header.stamp = msg.header.stamp
-        self._diag_pub.publish(diag)
+        self._diag_pub.publish(diagnostic_array(summary, values, msg.header.stamp))
 
     # ------------------------------------------------------------------ shutdown
     def close_flight(self) -> None:

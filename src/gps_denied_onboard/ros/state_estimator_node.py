@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 from onboard.msg import EstimatorStatus
@@ -41,6 +41,7 @@ from gps_denied_onboard.estimator.origin import GnssOriginSurvey, OriginSurveyEr
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.graph import Frame, Topic, node_spec
+from gps_denied_onboard.ros.diagnostics import diagnostic_array
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
 from gps_denied_onboard.ros.params import declare, declare_table, reject_undeclared
@@ -634,11 +635,7 @@ class StateEstimatorNode(Node):
             "resets": str(snap.resets),
             "update_latency_ms": f"{snap.update_latency_ms:.2f}",
         }
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        self._pub[Topic.DIAGNOSTICS].publish(array)
+        self._pub[Topic.DIAGNOSTICS].publish(diagnostic_array(status, values, self.get_clock().now().to_msg()))
 
     def destroy_node(self) -> None:
         """Stop the worker (flushing what is queued) before the node goes."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry
 from onboard.msg import VioHealth
 from rclpy.context import Context
@@ -40,6 +40,7 @@ from sensor_msgs.msg import PointCloud2, PointField
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.graph import Frame, Topic, node_spec
+from gps_denied_onboard.ros.diagnostics import diagnostic_array
 from gps_denied_onboard.ros.entrypoint import EXIT_BAD_CONFIG, EXIT_UNAVAILABLE, NodeStartupError, run_node
 from gps_denied_onboard.ros.graph_interface import GraphInterface
 from gps_denied_onboard.ros.params import declare, declare_table, reject_undeclared
@@ -458,11 +459,7 @@ class VioNode(Node):
         values.update({f"rejected {reason}": str(count) for reason, count in listed})
         if len(rejected) > len(listed):
             values["rejected (other reasons)"] = str(sum(rejected.values()) - sum(c for _, c in listed))
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array_msg = DiagnosticArray()
-        array_msg.header.stamp = self.get_clock().now().to_msg()
-        array_msg.status = [status]
-        self._pub[Topic.DIAGNOSTICS].publish(array_msg)
+        self._pub[Topic.DIAGNOSTICS].publish(diagnostic_array(status, values, self.get_clock().now().to_msg()))
 
     # ------------------------------------------------------------------ faults
     def _reject(self, source: str, error: VioInputError | str) -> None:
