@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--scenario",
         default=None,
         metavar="FILE|NAME",
-        help="scenario YAML file, or a named scenario (default, short); default: the built-in default",
+        help="scenario YAML file, or a named scenario (default, short, aggressive); default: the built-in default",
     )
     parser.add_argument(
         "--out",
@@ -70,6 +70,7 @@ def format_summary(summary: BagSummary) -> str:
     lines = [
         f"wrote {summary.path}",
         f"  flight: {summary.duration_s:.1f} s, {summary.distance_flown_m:.0f} m flown",
+        f"  IMU clipped: {summary.accel_clipped_samples} accelerometer, {summary.gyro_clipped_samples} gyro samples",
         "  topics:",
     ]
     width = max(len(topic) for topic in summary.counts)

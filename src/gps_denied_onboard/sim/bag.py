@@ -82,6 +82,8 @@ class BagSummary:
     duration_s: float  # simulated flight time
     distance_flown_m: float
     start_time_ns: int  # the sim-time epoch (stamp of t = 0)
+    accel_clipped_samples: int = 0  # IMU samples with an accelerometer axis at full scale
+    gyro_clipped_samples: int = 0
 
 
 class _Messages:
@@ -342,6 +344,8 @@ def write_flight_bag(flight: Flight, out_dir: Path) -> BagSummary:
         duration_s=flight.duration_s,
         distance_flown_m=flight.trajectory.distance_flown_m(),
         start_time_ns=flight.start_time_ns,
+        accel_clipped_samples=flight.imu.accel_clipped_samples,
+        gyro_clipped_samples=flight.imu.gyro_clipped_samples,
     )
     logger.info("wrote %s: %d messages on %d topics", out_dir, sum(counts.values()), len(counts))
     return summary
@@ -366,6 +370,8 @@ def _custom_data(writer: Writer, flight: Flight) -> None:
     writer.set_custom_data("sim.seed", str(scenario.seed))
     writer.set_custom_data("sim.start_time_ns", str(scenario.start_time_ns))
     writer.set_custom_data("sim.flight_id", flight_id_of(flight))
+    writer.set_custom_data("sim.imu_accel_clipped_samples", str(flight.imu.accel_clipped_samples))
+    writer.set_custom_data("sim.imu_gyro_clipped_samples", str(flight.imu.gyro_clipped_samples))
 
 
 def _merged(

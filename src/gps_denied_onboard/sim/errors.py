@@ -49,6 +49,10 @@ class UnknownImuProfileError(ImuConfigError):
     """No MEMS profile has the requested name."""
 
 
+class VibrationConfigError(ImuConfigError):
+    """A rotor vibration figure (rotor rate, amplitudes, axis weights, idle schedule) is invalid."""
+
+
 class GnssConfigError(SimError):
     """A GNSS receiver, GNSS event or barometer figure is invalid."""
 

@@ -63,6 +63,7 @@ class Stream(enum.IntEnum):
     GNSS = 2
     BARO = 3
     CAMERA = 4
+    VIBRATION = 5
 
 
 def stream_rng(seed: int, stream: Stream) -> np.random.Generator:
@@ -169,6 +170,8 @@ def generate_flight(scenario: Scenario, *, orthophoto: Path | None = None, durat
         rate_hz=scenario.imu.rate_hz,
         rng=stream_rng(scenario.seed, Stream.IMU),
         duration_s=span,
+        vibration=scenario.vibration,
+        vibration_rng=stream_rng(scenario.seed, Stream.VIBRATION),
     )
     events = _clip_events(scenario.events, span)
     gnss = simulate_gnss(
@@ -207,10 +210,13 @@ def generate_flight(scenario: Scenario, *, orthophoto: Path | None = None, durat
         ground=ground,
     )
     logger.info(
-        "flight %s: %.1f s, %d IMU, %d GNSS, %d camera frames, %d windows",
+        "flight %s: %.1f s, %d IMU (%d accelerometer and %d gyroscope samples clipped), %d GNSS, "
+        "%d camera frames, %d windows",
         scenario.name,
         span,
         len(imu),
+        imu.accel_clipped_samples,
+        imu.gyro_clipped_samples,
         len(gnss),
         len(flight.camera_t_ns),
         len(flight.phases),

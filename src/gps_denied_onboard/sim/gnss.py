@@ -21,7 +21,10 @@ Events, each over a window ``[start_s, end_s)`` of flight time:
 
 Barometer: static pressure of the ISA troposphere at the true altitude (ellipsoidal height is used
 for the geopotential one: the offset between them is a constant the QNH absorbs), plus white noise
-and a slow Gauss-Markov drift (temperature, weather).
+and a slow Gauss-Markov drift (temperature, weather). On top, the baro altitude is offset from the
+true (and so from the GNSS) altitude by ``initial_offset_m`` growing at ``offset_drift_m_per_min``:
+a sensor warming in its enclosure and the day's weather make baro and GNSS heights separate by
+metres per minute on real PX4 logs. The direction is up, down, or drawn per seed.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MPS2
+from gps_denied_onboard.common.atmosphere import ISA_SEA_LEVEL_PRESSURE_PA, isa_pressure_pa
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane
 from gps_denied_onboard.sim.errors import GnssConfigError
 from gps_denied_onboard.sim.imu import NS_PER_S, sample_times_ns
@@ -47,14 +50,18 @@ FloatArray = npt.NDArray[np.float64]
 Int64Array = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# ISA troposphere (ICAO Doc 7488): sea-level temperature and lapse rate, and the exponent g M / (R L).
-ISA_SEA_LEVEL_PRESSURE_PA = 101_325.0
-ISA_SEA_LEVEL_TEMPERATURE_K = 288.15
-ISA_LAPSE_RATE_K_PER_M = 0.0065
-_MOLAR_MASS_AIR = 0.0289644  # kg/mol
-_GAS_CONSTANT = 8.3144598  # J/(mol K)
-ISA_EXPONENT = GRAVITY_MPS2 * _MOLAR_MASS_AIR / (_GAS_CONSTANT * ISA_LAPSE_RATE_K_PER_M)  # 5.2559
 JAM_VERTICAL_FACTOR = 1.5  # vertical error grows faster than horizontal (VDOP > HDOP under jamming)
+
+
+class DriftDirection(str, enum.Enum):
+    """Which way the baro altitude drifts from the GNSS altitude."""
+
+    UP = "up"  # the baro reads ever higher
+    DOWN = "down"
+    RANDOM = "random"  # up or down, drawn from the scenario's seed
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class DeniedOutput(str, enum.Enum):
@@ -302,6 +309,9 @@ class BaroConfig:
     drift_sigma_pa: float = 15.0  # Gauss-Markov drift (weather, temperature)
     drift_time_s: float = 300.0
     sea_level_pressure_pa: float = ISA_SEA_LEVEL_PRESSURE_PA  # the day's QNH
+    initial_offset_m: float = 0.0  # baro minus true altitude at t = 0
+    offset_drift_m_per_min: float = 0.0  # how fast that offset grows
+    offset_drift_direction: DriftDirection = DriftDirection.RANDOM
 
 
 @dataclass(frozen=True)
@@ -312,23 +322,10 @@ class BaroSeries:
     pressure_pa: FloatArray  # (N,) measured
     true_pressure_pa: FloatArray  # (N,)
     variance_pa2: float  # white-noise variance (FluidPressure.variance)
+    altitude_offset_m: FloatArray  # (N,) the baro-minus-true altitude offset in each sample
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
-
-
-def isa_pressure_pa(altitude_m: npt.ArrayLike, sea_level_pressure_pa: float = ISA_SEA_LEVEL_PRESSURE_PA) -> FloatArray:
-    """Static pressure of the ISA troposphere (below 11 km) at ``altitude_m`` above mean sea level."""
-    h = np.asarray(altitude_m, dtype=np.float64)
-    ratio = 1.0 - ISA_LAPSE_RATE_K_PER_M * h / ISA_SEA_LEVEL_TEMPERATURE_K
-    return np.asarray(sea_level_pressure_pa * ratio**ISA_EXPONENT, dtype=np.float64)
-
-
-def isa_altitude_m(pressure_pa: npt.ArrayLike, sea_level_pressure_pa: float = ISA_SEA_LEVEL_PRESSURE_PA) -> FloatArray:
-    """The ISA altitude of a static pressure: the inverse of ``isa_pressure_pa``."""
-    p = np.asarray(pressure_pa, dtype=np.float64)
-    ratio = (p / sea_level_pressure_pa) ** (1.0 / ISA_EXPONENT)
-    return np.asarray((1.0 - ratio) * ISA_SEA_LEVEL_TEMPERATURE_K / ISA_LAPSE_RATE_K_PER_M, dtype=np.float64)
 
 
 def simulate_baro(
@@ -344,24 +341,37 @@ def simulate_baro(
     span = trajectory.duration_s if duration_s is None else min(duration_s, trajectory.duration_s)
     t_ns = sample_times_ns(span, config.rate_hz)
     count = len(t_ns)
-    altitude = origin_altitude_m + trajectory.position_m(t_ns / NS_PER_S)[:, 2]
+    t_s = t_ns / NS_PER_S
+    altitude = origin_altitude_m + trajectory.position_m(t_s)[:, 2]
     true_pressure = isa_pressure_pa(altitude, config.sea_level_pressure_pa)
-    # One draw order, fixed: drift, then white noise.
+    # One draw order, fixed: drift, white noise, then the offset's direction (if drawn).
     drift = gauss_markov(rng, count, np.array([config.drift_sigma_pa]), config.drift_time_s, 1.0 / config.rate_hz)
     noise = rng.standard_normal(count) * config.noise_pa
-    return BaroSeries(t_ns, true_pressure + drift[:, 0] + noise, true_pressure, config.noise_pa**2)
+    offset = config.initial_offset_m + _drift_sign(config, rng) * config.offset_drift_m_per_min * t_s / 60.0
+    offset_pressure = isa_pressure_pa(altitude + offset, config.sea_level_pressure_pa)
+    return BaroSeries(t_ns, offset_pressure + drift[:, 0] + noise, true_pressure, config.noise_pa**2, offset)
+
+
+def _drift_sign(config: BaroConfig, rng: np.random.Generator) -> float:
+    if config.offset_drift_direction is DriftDirection.UP:
+        return 1.0
+    if config.offset_drift_direction is DriftDirection.DOWN:
+        return -1.0
+    return 1.0 if rng.random() < 0.5 else -1.0
 
 
 def check_baro_config(config: BaroConfig) -> None:
     """Raise GnssConfigError unless every barometer figure is usable."""
     if not (math.isfinite(config.rate_hz) and 0 < config.rate_hz <= 1000):
         raise GnssConfigError(f"baro.rate_hz must be in (0, 1000], got {config.rate_hz}")
-    for name in ("noise_pa", "drift_sigma_pa"):
+    for name in ("noise_pa", "drift_sigma_pa", "offset_drift_m_per_min"):
         value = getattr(config, name)
         if not (math.isfinite(value) and value >= 0):
             raise GnssConfigError(f"baro.{name} must be a finite number >= 0, got {value}")
     if not (math.isfinite(config.drift_time_s) and config.drift_time_s > 0):
         raise GnssConfigError(f"baro.drift_time_s must be a finite number > 0, got {config.drift_time_s}")
+    if not math.isfinite(config.initial_offset_m):
+        raise GnssConfigError(f"baro.initial_offset_m must be a finite number, got {config.initial_offset_m}")
     if not (math.isfinite(config.sea_level_pressure_pa) and 80_000 <= config.sea_level_pressure_pa <= 110_000):
         raise GnssConfigError(
             f"baro.sea_level_pressure_pa must be in [80000, 110000] Pa, got {config.sea_level_pressure_pa}"

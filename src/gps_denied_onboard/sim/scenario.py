@@ -1,11 +1,11 @@
 """The simulator's scenario: one YAML file -> frozen dataclasses, every bad key or value refused by name.
 
 A scenario says where and when the flight happens (take-off origin, start time, seed), how the
-vehicle flies (``flight``, ``mission``), its sensors (``imu``, ``gnss``, ``baro``, ``camera``), the
-ground the camera sees (``ground``) and the GNSS events (``events``). ``DEFAULT_SCENARIO_YAML`` is
-the built-in default (also shipped as ``config/scenarios/default.yaml``); named scenarios are
-looked up in the installed ``share/onboard/config/scenarios`` and the source checkout's
-``config/scenarios``.
+vehicle flies (``flight``, ``mission``), its sensors (``imu``, ``gnss``, ``baro``, ``camera``), how
+its rotors shake the IMU (``vibration``), the ground the camera sees (``ground``) and the GNSS
+events (``events``). ``DEFAULT_SCENARIO_YAML`` is the built-in default (also shipped as
+``config/scenarios/default.yaml``); named scenarios are looked up in the installed
+``share/onboard/config/scenarios`` and the source checkout's ``config/scenarios``.
 
 The loader maps YAML onto the dataclasses' type hints: unknown keys, missing keys, wrong types,
 values out of ``RANGES`` and inconsistent event windows each raise their own ScenarioError
@@ -61,6 +61,7 @@ from gps_denied_onboard.sim.orthophoto import (
     SeasonalChange,
 )
 from gps_denied_onboard.sim.trajectory import FigureEight, FlightProfile, Lawnmower, Mission, OutAndBack
+from gps_denied_onboard.sim.vibration import VibrationConfig, check_vibration_config
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ class ImuSpec:
     gyro_bias_random_walk: float | None = None  # rad/s^2/sqrt(Hz)
     accel_turn_on_bias_mps2: float | None = None
     gyro_turn_on_bias_radps: float | None = None
+    accel_range_mps2: float | None = None  # full scale per axis
+    gyro_range_radps: float | None = None
+    accel_bandwidth_hz: float | None = None  # the low-pass before the output decimation
+    gyro_bandwidth_hz: float | None = None
 
     def mems_profile(self) -> MemsProfile:
         """The named profile with the overrides applied (named ``<profile>+custom`` if any)."""
@@ -168,6 +173,7 @@ class Scenario:
     flight: FlightProfile
     mission: Mission
     imu: ImuSpec = field(default_factory=ImuSpec)
+    vibration: VibrationConfig = field(default_factory=VibrationConfig)
     gnss: GnssConfig = field(default_factory=GnssConfig)
     baro: BaroConfig = field(default_factory=BaroConfig)
     camera: CameraSpec = field(default_factory=CameraSpec)
@@ -224,6 +230,20 @@ RANGES: dict[tuple[type, str], _Range] = {
     (ImuSpec, "gyro_bias_random_walk"): _closed(0.0, 1.0),
     (ImuSpec, "accel_turn_on_bias_mps2"): _closed(0.0, 5.0),
     (ImuSpec, "gyro_turn_on_bias_radps"): _closed(0.0, 1.0),
+    (ImuSpec, "accel_range_mps2"): _closed(19.6, 1000.0),  # +-2 g .. +-100 g
+    (ImuSpec, "gyro_range_radps"): _closed(2.0, 70.0),  # +-125 .. +-4000 deg/s
+    (ImuSpec, "accel_bandwidth_hz"): _closed(5.0, 5000.0),
+    (ImuSpec, "gyro_bandwidth_hz"): _closed(5.0, 5000.0),
+    (VibrationConfig, "rotor_hz"): _closed(10.0, 1000.0),
+    (VibrationConfig, "rotor_count"): _closed(1, 16),
+    (VibrationConfig, "harmonics"): _closed(0.0, 10.0),
+    (VibrationConfig, "accel_rms_mps2"): _closed(0.0, 50.0),
+    (VibrationConfig, "accel_axis_weights"): _closed(0.0, 10.0),
+    (VibrationConfig, "gyro_rms_radps"): _closed(0.0, 2.0),
+    (VibrationConfig, "gyro_axis_weights"): _closed(0.0, 10.0),
+    (VibrationConfig, "speed_jitter"): _closed(0.0, 0.2),
+    (VibrationConfig, "idle_speed_fraction"): _closed(0.0, 1.0),
+    (VibrationConfig, "idle_before_takeoff_s"): _closed(0.0, 600.0),
     (GnssConfig, "rate_hz"): _closed(1.0, 20.0),
     (GnssConfig, "horizontal_sigma_m"): _closed(0.0, 100.0),
     (GnssConfig, "vertical_sigma_m"): _closed(0.0, 100.0),
@@ -235,6 +255,8 @@ RANGES: dict[tuple[type, str], _Range] = {
     (BaroConfig, "drift_sigma_pa"): _closed(0.0, 500.0),
     (BaroConfig, "drift_time_s"): _open_low(0.0, 86_400.0),
     (BaroConfig, "sea_level_pressure_pa"): _closed(87_000.0, 108_500.0),
+    (BaroConfig, "initial_offset_m"): _closed(-100.0, 100.0),
+    (BaroConfig, "offset_drift_m_per_min"): _closed(0.0, 20.0),
     (CameraSpec, "width"): _closed(16, 4096),
     (CameraSpec, "height"): _closed(16, 4096),
     (CameraSpec, "rate_hz"): _open_low(0.0, 60.0),
@@ -460,7 +482,7 @@ def scenario_dirs() -> list[Path]:
 
 
 def resolve_scenario(spec: str | Path | None) -> Scenario:
-    """A scenario from a file path or a name (``default``, ``short``); None is the built-in default."""
+    """A scenario from a file path or a name (``default``, ``short``, ``aggressive``); None is the built-in default."""
     if spec is None:
         return default_scenario()
     path = Path(spec)
@@ -515,6 +537,7 @@ def check_scenario(scenario: Scenario, source: str = "<scenario>") -> None:
         ("flight", scenario.flight.check),
         ("camera", scenario.camera.model),
         ("imu.profile", scenario.imu.mems_profile),
+        ("vibration", lambda: check_vibration_config(scenario.vibration)),
         ("origin", scenario.origin.ltp),
     )
     for path, check in domain_checks:
@@ -541,9 +564,10 @@ def event_kind_name(event: GnssEvent) -> str:
 
 DEFAULT_SCENARIO_YAML = """\
 # The default flight of `onboard sim`: a lawnmower survey at 80 m AGL and 10 m/s over a procedural
-# landscape near the PX4 SITL home (Zurich), 150 s from rest to rest (785 m flown), with a 30 s
+# landscape near the PX4 SITL home (Zurich), 141 s from rest to rest (784 m flown), with a 30 s
 # GNSS denial (end of leg 1, U-turn, leg 2), a lake (featureless) under leg 3, then a 25 s GNSS
-# spoof drifting north at 2 m/s (leg 3's end and the return).
+# spoof drifting north at 2 m/s (leg 3's end and the return). The airframe is a moderate one:
+# rotor vibration in flight (rotors stopped on the ground), a baro drifting 1 m/min from GNSS.
 # Times are seconds from the start of the flight; angles are ENU (0 = east, counter-clockwise).
 name: default
 seed: 7
@@ -574,8 +598,23 @@ mission:
 imu:
   profile: bmi088                  # bmi088 | icm42688p | adis16448 (sim/imu.py holds the datasheet figures)
   rate_hz: 200.0
+  accel_range_mps2: null           # full scale per axis, the output clips there; null: the profile's (bmi088: 16 g)
+  gyro_range_radps: null           # null: the profile's (bmi088: 2000 deg/s)
+  accel_bandwidth_hz: null         # low-pass before the output decimation; null: the profile's (bmi088: 80 Hz)
+  gyro_bandwidth_hz: null          # null: the profile's (bmi088: 64 Hz)
+vibration:                         # rotor vibration at the IMU, before the sensor's low-pass (sim/vibration.py)
+  rotor_hz: 115.0                  # rotor rev/s in hover: the fundamental; the speed follows the thrust
+  rotor_count: 4
+  harmonics: [1.0, 0.5, 0.25]      # relative amplitudes at 1x, 2x, 3x rotor_hz
+  accel_rms_mps2: 0.8              # RMS of the vibration vector in hover; 0: none
+  accel_axis_weights: [0.5, 0.5, 1.0]  # relative amplitude on body x, y, z (z: the thrust axis)
+  gyro_rms_radps: 0.02             # RMS of the angular vibration vector in hover; 0: none
+  gyro_axis_weights: [1.0, 1.0, 0.5]
+  speed_jitter: 0.01               # per-rotor speed offset and wander (1-sigma fraction): tones beat
+  idle_speed_fraction: 0.35        # idle speed / hover speed; the amplitude goes as speed squared
+  idle_before_takeoff_s: 0.0       # rotors idle on the pad this long before take-off; 0: stopped until then
 gnss:
-  rate_hz: 5.0
+  rate_hz: 5.0                     # 2 .. 10 Hz are usual
   horizontal_sigma_m: 0.8
   vertical_sigma_m: 1.5
   correlated_horizontal_sigma_m: 1.0
@@ -588,6 +627,9 @@ baro:
   drift_sigma_pa: 15.0
   drift_time_s: 300.0
   sea_level_pressure_pa: 101325.0
+  initial_offset_m: 0.0            # baro minus true (and GNSS) altitude at t = 0
+  offset_drift_m_per_min: 1.0      # that offset grows this fast (sensor warming, weather)
+  offset_drift_direction: random   # up | down | random (drawn from the seed)
 camera:
   width: 640
   height: 480
@@ -613,12 +655,12 @@ ground_truth_rate_hz: 50.0
 events:
   - kind: gnss_denied
     name: gnss_denial
-    start_s: 55.0
-    end_s: 85.0
+    start_s: 51.0
+    end_s: 81.0
   - kind: gnss_spoof_drift
     name: gnss_spoof_drift
-    start_s: 100.0
-    end_s: 125.0
+    start_s: 94.0
+    end_s: 119.0
     rate_mps: 2.0
     direction_deg: 90.0
     ramp_s: 5.0

@@ -9,8 +9,10 @@ How a mission becomes a trajectory:
    and the top of the climb and of the descent (as a PX4 mission flies them), is flown as a stop,
    with a hover that turns the nose at the yaw-rate limit.
 3. A speed profile along the path respects the cruise speed, the climb and descent rates, the
-   lateral and tangential acceleration (each ``max_accel / sqrt(2)``, so their sum stays within
-   ``max_accel``) and the yaw rate on curves: forward and backward passes, the standard method.
+   acceleration and the yaw rate on curves: forward and backward passes, the standard method.
+   Turning and speeding up share one budget, ``|a| <= max_accel`` (the tilt a multirotor can
+   spare): a curve at constant speed may use all of it, as a 30 degree bank needs 5.7 m/s^2,
+   and a speed change on a curve gets what the turn leaves.
 4. That reference is smoothed by the variation-diminishing (Schoenberg) quintic B-spline on uniform
    knots: its control points are the reference sampled at the Greville abscissae. The operator
    reproduces straight constant-speed legs exactly, and every derivative of the spline is a convex
@@ -34,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.interpolate import BSpline
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MAP, GRAVITY_MPS2
+from gps_denied_onboard.common.inertial import GRAVITY_MAP, GRAVITY_MPS2
 from gps_denied_onboard.sim.errors import TrajectoryError
 
 logger = logging.getLogger(__name__)
@@ -372,7 +374,7 @@ def _speed_limits(path: _Path, profile: FlightProfile) -> FloatArray:
         limit = np.minimum(limit, np.where(horizontal > _EPS, profile.speed_mps / horizontal, np.inf))
         limit = np.minimum(limit, np.where(vertical > _EPS, profile.climb_rate_mps / vertical, np.inf))
         limit = np.minimum(limit, np.where(vertical < -_EPS, profile.descent_rate_mps / -vertical, np.inf))
-        lateral = ACCEL_MARGIN * profile.max_accel_mps2 / math.sqrt(2.0)
+        lateral = ACCEL_MARGIN * profile.max_accel_mps2
         curvature = np.asarray(path.curvature)
         limit = np.minimum(limit, np.where(curvature > 0, np.sqrt(lateral / np.maximum(curvature, _EPS)), np.inf))
         # Yaw follows the horizontal track on curves: heading rate = speed * horizontal curvature.
@@ -391,18 +393,33 @@ def _speed_limits(path: _Path, profile: FlightProfile) -> FloatArray:
     return np.asarray(limit, dtype=np.float64)
 
 
+def _next_speed_squared(speed2: float, ds: float, curvature: float, accel: float) -> float:
+    """The largest v^2 one step ``ds`` on from ``speed2`` whose tangential (dv^2 / 2 ds) and lateral
+    (v^2 curvature) accelerations together stay within ``accel``: a root of a quadratic in v^2."""
+    if ds <= 0.0:
+        return speed2
+    c2 = 1.0 / (2.0 * ds) ** 2
+    k2 = curvature * curvature
+    reach = (c2 + k2) * accel * accel - k2 * c2 * speed2 * speed2
+    if reach <= 0.0:  # already turning at the limit: no speed to gain
+        return speed2
+    return (c2 * speed2 + math.sqrt(reach)) / (c2 + k2)
+
+
 def _speed_profile(path: _Path, profile: FlightProfile) -> FloatArray:
-    """Speeds along the path: within the limits, with |dv/dt| <= the tangential acceleration bound."""
-    limit = _speed_limits(path, profile)
+    """Speeds along the path: within the limits, speeding up and slowing down with what the turn leaves."""
+    speed2 = _speed_limits(path, profile) ** 2
     points = np.asarray(path.points)
     ds = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    tangential = ACCEL_MARGIN * profile.max_accel_mps2 / math.sqrt(2.0)
-    speed = limit.copy()
-    for i in range(1, len(speed)):  # v^2 grows by at most 2 a ds
-        speed[i] = min(speed[i], math.sqrt(speed[i - 1] ** 2 + 2.0 * tangential * ds[i - 1]))
-    for i in range(len(speed) - 2, -1, -1):
-        speed[i] = min(speed[i], math.sqrt(speed[i + 1] ** 2 + 2.0 * tangential * ds[i]))
-    return np.asarray(speed, dtype=np.float64)
+    curvature = np.asarray(path.curvature)
+    accel = ACCEL_MARGIN * profile.max_accel_mps2
+    for i in range(1, len(speed2)):
+        bend = max(curvature[i - 1], curvature[i])
+        speed2[i] = min(speed2[i], _next_speed_squared(speed2[i - 1], ds[i - 1], bend, accel))
+    for i in range(len(speed2) - 2, -1, -1):
+        bend = max(curvature[i], curvature[i + 1])
+        speed2[i] = min(speed2[i], _next_speed_squared(speed2[i + 1], ds[i], bend, accel))
+    return np.asarray(np.sqrt(speed2), dtype=np.float64)
 
 
 def _wrap_turn(delta: float) -> float:

@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from gtsam.symbol_shorthand import B, L, V, X
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MPS2
+from gps_denied_onboard.common.inertial import GRAVITY_MPS2
 from gps_denied_onboard.vio.config import VioConfig
 from gps_denied_onboard.vio.errors import VioError
 from gps_denied_onboard.vio.types import CameraCalibration

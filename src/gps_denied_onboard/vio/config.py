@@ -1,6 +1,6 @@
 """The VIO's typed configuration and the ROS parameter table vio_node declares from.
 
-The same convention as the estimator's (estimator.config): one frozen dataclass per concern, every
+The convention of common.parameters (as the estimator's): one frozen dataclass per concern, every
 field declared with ``param(...)`` carrying its default, description and range; the ROS name is
 ``<section>.<field>``. ``PARAMETERS`` and the validation are derived from that metadata.
 """
@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from gps_denied_onboard.estimator.config import (
-    ImuNoiseConfig,
+from gps_denied_onboard.common.inertial import ImuNoiseConfig
+from gps_denied_onboard.common.parameters import (
+    ParameterError,
     ParameterSpec,
     ParameterValue,
+    param,
     section_specs,
     validate_fields,
 )
-from gps_denied_onboard.estimator.errors import EstimatorConfigError
-from gps_denied_onboard.estimator.parameter import param
 from gps_denied_onboard.geometry.camera_mount import nadir_mount_rotation
 from gps_denied_onboard.vio.errors import VioConfigError
 
@@ -30,10 +30,7 @@ FloatArray = np.ndarray
 
 
 def _validated(instance: Any, section: str) -> None:
-    try:
-        validate_fields(instance, section)
-    except EstimatorConfigError as exc:
-        raise VioConfigError(str(exc)) from exc
+    validate_fields(instance, section, error=VioConfigError)
 
 
 @dataclass(frozen=True)
@@ -241,7 +238,9 @@ class VioConfig:
             by_section[section][leaf] = value
         try:
             return cls(**{section: SECTIONS[section](**values) for section, values in by_section.items()})
-        except EstimatorConfigError as exc:  # the shared IMU section validates with the estimator's error
+        except VioConfigError:
+            raise
+        except ParameterError as exc:  # the shared IMU section raises the common error
             raise VioConfigError(str(exc)) from exc
 
     def to_parameters(self) -> dict[str, ParameterValue]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gps_denied_onboard.common.parameters import ParameterError
 from gps_denied_onboard.errors import OnboardError
 
 
@@ -9,7 +10,7 @@ class VioError(OnboardError):
     """Base of every VIO error."""
 
 
-class VioConfigError(VioError):
+class VioConfigError(VioError, ParameterError):
     """A VIO parameter is unknown, of the wrong type or out of its range."""
 
 

@@ -25,7 +25,7 @@ import gtsam
 import numpy as np
 import numpy.typing as npt
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MPS2
+from gps_denied_onboard.common.inertial import GRAVITY_MPS2
 from gps_denied_onboard.geometry.transforms import roll_pitch_from_specific_force
 from gps_denied_onboard.vio.backend import (
     KeyframeState,

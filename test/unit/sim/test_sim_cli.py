@@ -32,10 +32,12 @@ def test_writes_a_bag_and_prints_a_summary(tmp_path: Path, capsys: pytest.Captur
     assert "flight: 3.0 s" in printed
     assert f"{Topic.IMU.value}" in printed
     assert "601" in printed  # 3 s at 200 Hz
+    assert "IMU clipped: 0 accelerometer, 0 gyro samples" in printed
     with Reader(out) as reader:
         assert reader.topics[Topic.CAMERA_IMAGE.value].msgcount == 16  # 3 s at 5 Hz
     metadata = (out / "metadata.yaml").read_text(encoding="utf-8")
     assert "sim.seed: '5'" in metadata
+    assert "sim.imu_accel_clipped_samples: '0'" in metadata
 
 
 def test_default_output_directory_is_named_after_the_scenario_and_seed(

@@ -8,19 +8,19 @@ import math
 import numpy as np
 import pytest
 
+from gps_denied_onboard.common.atmosphere import isa_altitude_m, isa_pressure_pa
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane
 from gps_denied_onboard.sim.errors import GnssConfigError
 from gps_denied_onboard.sim.gnss import (
     BaroConfig,
     DeniedOutput,
+    DriftDirection,
     GnssConfig,
     GnssDenial,
     GnssJamming,
     GnssSpoofDrift,
     GnssSpoofJump,
     gauss_markov,
-    isa_altitude_m,
-    isa_pressure_pa,
     simulate_baro,
     simulate_gnss,
     spoof_offset_enu_m,
@@ -226,3 +226,66 @@ def test_implausible_sea_level_pressure_is_a_typed_error(trajectory: Trajectory)
 def test_negative_baro_noise_is_a_typed_error(trajectory: Trajectory) -> None:
     with pytest.raises(GnssConfigError, match=r"baro\.noise_pa"):
         simulate_baro(trajectory, 0.0, BaroConfig(noise_pa=-0.1), rng=np.random.default_rng(0))
+
+
+def test_fixes_come_at_2_hz_as_well(trajectory: Trajectory) -> None:
+    gnss = simulate_gnss(trajectory, LTP, dataclasses.replace(EXACT, rate_hz=2.0), (), rng=np.random.default_rng(0))
+    assert np.all(np.diff(gnss.t_ns) == 500_000_000)
+    assert gnss.t_ns[0] == 0
+    assert len(gnss) == math.floor(trajectory.duration_s * 2.0) + 1
+
+
+def _baro_height_m(baro: object, config: BaroConfig, origin_m: float) -> np.ndarray:
+    return isa_altitude_m(baro.pressure_pa, config.sea_level_pressure_pa) - origin_m  # type: ignore[attr-defined]
+
+
+def test_baro_altitude_offset_starts_where_configured_and_grows_at_its_rate(trajectory: Trajectory) -> None:
+    config = BaroConfig(
+        noise_pa=0.0,
+        drift_sigma_pa=0.0,
+        initial_offset_m=-1.5,
+        offset_drift_m_per_min=2.0,
+        offset_drift_direction=DriftDirection.UP,
+    )
+    baro = simulate_baro(trajectory, 488.0, config, rng=np.random.default_rng(14))
+    t = _t(baro)
+    offset = _baro_height_m(baro, config, 488.0) - trajectory.position_m(t)[:, 2]
+    assert np.abs(offset - (-1.5 + 2.0 * t / 60.0)).max() < 1e-6
+    assert np.allclose(baro.altitude_offset_m, offset, atol=1e-6)
+    after_a_minute = np.searchsorted(t, 60.0)
+    assert offset[after_a_minute] - offset[0] == pytest.approx(2.0, abs=1e-6)  # 2 m apart after 60 s
+    down = dataclasses.replace(config, offset_drift_direction=DriftDirection.DOWN)
+    lower = simulate_baro(trajectory, 488.0, down, rng=np.random.default_rng(14))
+    assert lower.altitude_offset_m[after_a_minute] == pytest.approx(-3.5, abs=1e-9)
+
+
+def test_random_drift_direction_is_drawn_per_seed_after_the_other_draws(trajectory: Trajectory) -> None:
+    config = BaroConfig(offset_drift_m_per_min=1.0)
+    final_offsets = {
+        seed: simulate_baro(trajectory, 0.0, config, rng=np.random.default_rng(seed)).altitude_offset_m[-1]
+        for seed in range(12)
+    }
+    assert {float(np.sign(v)) for v in final_offsets.values()} == {-1.0, 1.0}
+    drifting = simulate_baro(trajectory, 0.0, config, rng=np.random.default_rng(3))
+    assert drifting.altitude_offset_m[-1] == final_offsets[3]
+    # The drift and the white noise are the draws a baro without the offset gets.
+    plain = simulate_baro(trajectory, 0.0, BaroConfig(), rng=np.random.default_rng(3))
+    offset_only = isa_pressure_pa(isa_altitude_m(drifting.true_pressure_pa) + drifting.altitude_offset_m)
+    assert np.allclose(drifting.pressure_pa - offset_only, plain.pressure_pa - plain.true_pressure_pa, atol=1e-6)
+
+
+def test_baro_and_gnss_heights_separate_at_the_drift_rate_through_their_noise() -> None:
+    """A long hover with every default error: the baro-minus-GNSS height trend is the drift rate."""
+    still = Trajectory.stationary(3000.0, position_m=(0.0, 0.0, 50.0))
+    config = BaroConfig(offset_drift_m_per_min=1.0, offset_drift_direction=DriftDirection.UP)
+    baro = simulate_baro(still, 488.0, config, rng=np.random.default_rng(15))
+    gnss = simulate_gnss(still, LTP, GnssConfig(), (), rng=np.random.default_rng(16))
+    baro_height = np.interp(_t(gnss), _t(baro), _baro_height_m(baro, config, 488.0))
+    gnss_height = gnss.position_enu_m[:, 2]
+    slope_m_per_s, _ = np.polyfit(_t(gnss), baro_height - gnss_height, 1)
+    assert slope_m_per_s * 60.0 == pytest.approx(1.0, rel=0.15)
+
+
+def test_negative_offset_drift_rate_is_a_typed_error(trajectory: Trajectory) -> None:
+    with pytest.raises(GnssConfigError, match=r"baro\.offset_drift_m_per_min"):
+        simulate_baro(trajectory, 0.0, BaroConfig(offset_drift_m_per_min=-1.0), rng=np.random.default_rng(0))

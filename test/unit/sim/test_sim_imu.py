@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sim_motion_helpers import allan_deviation, rotation_error_rad, strapdown
 
-from gps_denied_onboard.estimator.backend import ImuNoise
+from gps_denied_onboard.common.inertial import ImuNoise
 from gps_denied_onboard.sim.errors import ImuConfigError, UnknownImuProfileError
 from gps_denied_onboard.sim.imu import (
     ADIS16448,

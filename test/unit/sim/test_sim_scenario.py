@@ -137,12 +137,67 @@ def test_start_time_is_the_epoch_in_nanoseconds() -> None:
     assert scenario_from_mapping(data).start_time_ns == 1_717_228_800 * 10**9 + 500_000_000
 
 
+def test_the_default_airframe_is_moderate() -> None:
+    scenario = default_scenario()
+    assert scenario.vibration.accel_rms_mps2 == pytest.approx(0.8)
+    assert scenario.vibration.idle_before_takeoff_s == 0.0  # the VIO's rest detector needs still rotors
+    assert scenario.baro.offset_drift_m_per_min == pytest.approx(1.0)
+    assert scenario.gnss.rate_hz == 5.0
+    flight = generate_flight(scenario, duration_s=40.0)
+    t = flight.imu.t_ns / 1e9
+    on_ground = t < flight.trajectory.events.takeoff_s
+    assert not flight.imu.accel_vibration_mps2[on_ground].any()
+    assert flight.imu.accel_vibration_mps2[t > 20.0].std() > 0.05
+    assert flight.imu.accel_clipped_samples == 0  # 16 g is never reached on a survey
+    half_a_minute = np.searchsorted(flight.baro.t_ns, 30 * 10**9)
+    assert abs(flight.baro.altitude_offset_m[half_a_minute]) == pytest.approx(0.5, abs=1e-9)  # up or down
+
+
+def test_the_aggressive_scenario_banks_30_degrees_at_20_mps_with_gnss_at_2_hz() -> None:
+    scenario = resolve_scenario("aggressive")
+    assert scenario.name == "aggressive"
+    assert scenario.gnss.rate_hz == 2.0
+    assert scenario.vibration.accel_rms_mps2 == pytest.approx(2.0)
+    assert scenario.baro.offset_drift_m_per_min == pytest.approx(2.0)
+    assert scenario.camera.width * scenario.camera.height <= 320 * 240
+    flight = generate_flight(scenario)
+    states = flight.trajectory.states(flight.truth_t_ns / 1e9)
+    speed = np.linalg.norm(states.velocity_mps[:, :2], axis=1)
+    tilt_deg = np.degrees(np.arccos(np.clip(states.R_map_body[:, 2, 2], -1.0, 1.0)))
+    assert speed.max() == pytest.approx(20.0, abs=0.5)
+    assert tilt_deg.max() == pytest.approx(30.0, abs=1.5)
+    assert np.mean(tilt_deg > 25.0) > 0.5  # banked most of the flight, not for a moment
+    assert np.all(np.diff(flight.gnss.t_ns) == 500_000_000)
+    # Three denials of 10, 30 and 60 s, each after 30 s or more of GNSS, all in flight; no spoofing.
+    denials = [w for w in flight.phases if w.kind is PhaseKind.GNSS_DENIED]
+    assert [round((w.end_ns - w.start_ns) / 1e9) for w in denials] == [10, 30, 60]
+    ends_ns = [0, *(w.end_ns for w in denials)]
+    assert all(w.start_ns - end_ns >= 30 * 10**9 for w, end_ns in zip(denials, ends_ns, strict=False))
+    events = flight.trajectory.events
+    assert events.landing_s is not None
+    assert all(events.airborne_s * 1e9 < w.start_ns and w.end_ns < events.landing_s * 1e9 for w in denials)
+    assert not {w.kind for w in flight.phases} & {PhaseKind.GNSS_SPOOF_DRIFT, PhaseKind.GNSS_SPOOF_JUMP}
+    # Armed on the pad: the rotors idle (and shake) for the last seconds before take-off.
+    t = flight.imu.t_ns / 1e9
+    takeoff = flight.trajectory.events.takeoff_s
+    idle = (t >= takeoff - scenario.vibration.idle_before_takeoff_s) & (t < takeoff)
+    assert not flight.imu.accel_vibration_mps2[t < takeoff - scenario.vibration.idle_before_takeoff_s].any()
+    assert flight.imu.accel_vibration_mps2[idle].std() > 0.05
+    in_flight = (t > events.airborne_s) & (t < events.landing_s)
+    vibration_rms = np.sqrt(np.mean(np.sum(flight.imu.accel_vibration_mps2[in_flight] ** 2, axis=1)))
+    assert 0.8 < vibration_rms < 2.0  # what passes its 145 Hz low-pass
+
+
 def test_imu_overrides_make_a_custom_profile() -> None:
     spec = ImuSpec(profile="bmi088", gyro_noise_density=1e-3)
     profile = spec.mems_profile()
     assert profile.name == "bmi088+custom"
     assert profile.gyro_noise_density == 1e-3
     assert profile.accel_noise_density == ImuSpec().mems_profile().accel_noise_density
+    ranged = scenario_from_mapping(_with("imu.accel_range_mps2", 235.0)).imu.mems_profile()
+    assert ranged.accel_range_mps2 == 235.0  # 24 g
+    assert ranged.name == "bmi088+custom"
+    assert ImuSpec().mems_profile().accel_range_mps2 == pytest.approx(16 * 9.80665)
 
 
 def test_every_section_is_read() -> None:
@@ -258,6 +313,52 @@ def test_unknown_imu_profile() -> None:
     _fails(_with("imu.profile", "mpu6050"), ScenarioValueError, "imu.profile", "'mpu6050'")
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "error", "fragment"),
+    [
+        ("vibration.rotor_rpm", 7000.0, ScenarioKeyError, "'rotor_rpm'"),
+        ("vibration", [1.0], ScenarioTypeError, "vibration: must be a mapping"),
+        ("vibration.rotor_hz", 2000.0, ScenarioValueError, "vibration.rotor_hz: must be within [10, 1000]"),
+        ("vibration.rotor_count", 4.5, ScenarioTypeError, "vibration.rotor_count: must be an integer"),
+        ("vibration.rotor_count", 0, ScenarioValueError, "vibration.rotor_count: must be within [1, 16]"),
+        ("vibration.harmonics", [1.0, -0.5], ScenarioValueError, "vibration.harmonics: must be within [0, 10]"),
+        ("vibration.harmonics", [], ScenarioValueError, "vibration.harmonics must be finite numbers"),
+        ("vibration.harmonics", [0.0, 0.0], ScenarioValueError, "not all zero"),
+        ("vibration.harmonics", "1x", ScenarioTypeError, "vibration.harmonics: must be a list"),
+        ("vibration.accel_rms_mps2", 80.0, ScenarioValueError, "vibration.accel_rms_mps2: must be within [0, 50]"),
+        ("vibration.accel_rms_mps2", "strong", ScenarioTypeError, "vibration.accel_rms_mps2: must be a number"),
+        ("vibration.accel_axis_weights", [1.0, 1.0], ScenarioValueError, "must have 3 elements"),
+        ("vibration.accel_axis_weights", [0.0, 0.0, 0.0], ScenarioValueError, "vibration.accel_axis_weights"),
+        ("vibration.gyro_rms_radps", 3.0, ScenarioValueError, "vibration.gyro_rms_radps: must be within [0, 2]"),
+        ("vibration.gyro_axis_weights", [1.0, 1.0, 11.0], ScenarioValueError, "vibration.gyro_axis_weights"),
+        ("vibration.speed_jitter", 0.5, ScenarioValueError, "vibration.speed_jitter: must be within [0, 0.2]"),
+        ("vibration.idle_speed_fraction", 1.5, ScenarioValueError, "vibration.idle_speed_fraction"),
+        ("vibration.idle_before_takeoff_s", -1.0, ScenarioValueError, "vibration.idle_before_takeoff_s"),
+        ("vibration.idle_before_takeoff_s", True, ScenarioTypeError, "vibration.idle_before_takeoff_s"),
+        ("imu.accel_range_mps2", 9.0, ScenarioValueError, "imu.accel_range_mps2: must be within [19.6, 1000]"),
+        ("imu.gyro_range_radps", 100.0, ScenarioValueError, "imu.gyro_range_radps: must be within [2, 70]"),
+        ("imu.accel_bandwidth_hz", 1.0, ScenarioValueError, "imu.accel_bandwidth_hz: must be within [5, 5000]"),
+        ("imu.gyro_bandwidth_hz", "wide", ScenarioTypeError, "imu.gyro_bandwidth_hz: must be a number"),
+        ("baro.initial_offset_m", 500.0, ScenarioValueError, "baro.initial_offset_m: must be within [-100, 100]"),
+        ("baro.offset_drift_m_per_min", -1.0, ScenarioValueError, "baro.offset_drift_m_per_min: must be within"),
+        (
+            "baro.offset_drift_m_per_min",
+            float("inf"),
+            ScenarioValueError,
+            "baro.offset_drift_m_per_min: must be finite",
+        ),
+        ("baro.offset_drift_direction", "sideways", ScenarioValueError, "baro.offset_drift_direction: must be one of"),
+        ("gnss.rate_hz", 0.5, ScenarioValueError, "gnss.rate_hz: must be within [1, 20]"),
+    ],
+)
+def test_bad_airframe_keys_and_values(path: str, value: object, error: type[ScenarioError], fragment: str) -> None:
+    _fails(_with(path, value), error, fragment)
+
+
+def test_gnss_at_2_hz_is_accepted() -> None:
+    assert scenario_from_mapping(_with("gnss.rate_hz", 2.0)).gnss.rate_hz == 2.0
+
+
 def test_start_time_without_time_zone() -> None:
     _fails(_with("start_time", "2024-06-01T08:00:00"), ScenarioValueError, "start_time: needs a time zone")
 
@@ -267,7 +368,7 @@ def test_start_time_not_a_time() -> None:
 
 
 def test_negative_window() -> None:
-    _fails(_with("events[0].start_s", -5.0), ScenarioWindowError, "events[0]", "[-5.0, 85.0)")
+    _fails(_with("events[0].start_s", -5.0), ScenarioWindowError, "events[0]", "[-5.0, 81.0)")
 
 
 def test_reversed_window() -> None:
@@ -312,7 +413,7 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
 
 
 def test_unknown_scenario_name() -> None:
-    with pytest.raises(ScenarioNotFoundError, match=r"'nosuch'.*named scenarios: \['default', 'short'"):
+    with pytest.raises(ScenarioNotFoundError, match=r"'nosuch'.*named scenarios: \['aggressive', 'default', 'short'"):
         resolve_scenario("nosuch")
 
 

@@ -6,7 +6,7 @@ import gtsam
 import numpy as np
 from gtsam.symbol_shorthand import B, V, X
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MPS2
+from gps_denied_onboard.common.inertial import GRAVITY_MPS2
 from gps_denied_onboard.vio.backend import _Prior
 from gps_denied_onboard.vio.pipeline import VisualInertialOdometry
 from gps_denied_onboard.vio.types import CameraCalibration
