@@ -41,17 +41,16 @@ import estimator_synthetic as synthetic  # noqa: E402
 import kitti_data  # noqa: E402
 from bench_report import document_header, percentile, print_table, quiet_library_logs  # noqa: E402
 
+from gps_denied_onboard.common.inertial import ImuNoise, ImuSample  # noqa: E402
 from gps_denied_onboard.estimator.backend import (  # noqa: E402
     AltitudeMeasurement,
-    ImuNoise,
-    ImuSample,
     NavState,
     PositionMeasurement,
     UpdateOutcome,
     VioIncrement,
 )
+from gps_denied_onboard.estimator.config import Isam2Config  # noqa: E402
 from gps_denied_onboard.estimator.core import StateEstimator  # noqa: E402
-from gps_denied_onboard.estimator.isam2 import Isam2Config  # noqa: E402
 from gps_denied_onboard.estimator.registry import create_backend  # noqa: E402
 
 SCHEMA = "estimator-bench/1"

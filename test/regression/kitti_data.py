@@ -156,7 +156,8 @@ class FacadeRun:
 
 def kitti_estimator_config(backend: str) -> Any:
     """The estimator configuration for KITTI: the metadata's IMU noise, an alignment fitting the standstill."""
-    from gps_denied_onboard.estimator.config import EstimatorConfig, ImuNoiseConfig, InitConfig, TimingConfig
+    from gps_denied_onboard.common.inertial import ImuNoiseConfig
+    from gps_denied_onboard.estimator.config import EstimatorConfig, InitConfig, TimingConfig
 
     return EstimatorConfig(
         backend=backend,
@@ -187,7 +188,7 @@ def run_facade(
     """Feed IMU + GPS (minus the windows, seconds after the standstill) through the facade.
 
     ``wrap`` receives the registry's backend and returns what the facade drives (a timing proxy)."""
-    from gps_denied_onboard.estimator.backend import ImuSample
+    from gps_denied_onboard.common.inertial import ImuSample
     from gps_denied_onboard.estimator.core import StateEstimator
     from gps_denied_onboard.estimator.registry import create_backend
     from gps_denied_onboard.geometry.geodesy import LocalTangentPlane

@@ -23,33 +23,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from gps_denied_onboard.common.inertial import FloatArray, ImuNoise, ImuSample
 
-GRAVITY_MPS2 = 9.80665
-GRAVITY_MAP: FloatArray = np.array([0.0, 0.0, -GRAVITY_MPS2])
 STATE_DIM = 15
 POS, VEL, ATT, BA, BG = slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 12), slice(12, 15)
-
-
-@dataclass(frozen=True)
-class ImuNoise:
-    """Continuous-time IMU noise, Kalibr/datasheet units (the simulator's MEMS profiles use the same)."""
-
-    accel_noise_density: float  # m/s^2/sqrt(Hz)
-    gyro_noise_density: float  # rad/s/sqrt(Hz)
-    accel_bias_random_walk: float  # m/s^3/sqrt(Hz)
-    gyro_bias_random_walk: float  # rad/s^2/sqrt(Hz)
-
-
-@dataclass(frozen=True)
-class ImuSample:
-    """Specific force and angular rate in base_link at ``t_ns``."""
-
-    t_ns: int
-    accel_mps2: FloatArray  # (3,)
-    gyro_radps: FloatArray  # (3,)
 
 
 @dataclass(frozen=True)
@@ -126,6 +104,15 @@ class AltitudeMeasurement:
 
 
 @dataclass(frozen=True)
+class HeadingMeasurement:
+    """Yaw of base_link in the map frame (ENU, 0 = east, CCW), e.g. from a GeoFix."""
+
+    t_ns: int
+    yaw_rad: float
+    variance_rad2: float
+
+
+@dataclass(frozen=True)
 class UpdateOutcome:
     """What a backend did with a measurement."""
 
@@ -155,14 +142,41 @@ class FusionBackend(Protocol):
         """Fuse an absolute position."""
         ...
 
+    def anchor_vio(self, t_ns: int) -> None:
+        """Make the state at the latest propagated time the start of a VIO increment whose ``t0_ns`` is ``t_ns``.
+
+        Called for the first VIO message of a chain (start-up, after a VIO reset or jump); later
+        increments are anchored by ``update_vio`` itself.
+        """
+        ...
+
     def update_vio(self, measurement: VioIncrement) -> UpdateOutcome:
-        """Fuse a VIO increment ending at the latest propagated time."""
+        """Fuse a VIO increment from its anchor (made at ``t0_ns``) to the latest propagated time.
+
+        Whether it is accepted or not, the state now becomes the anchor of the increment that starts
+        at ``t1_ns``; without an anchor at ``t0_ns`` it is not accepted (reason says so).
+        """
         ...
 
     def update_altitude(self, measurement: AltitudeMeasurement) -> UpdateOutcome:
         """Fuse a height measurement."""
         ...
 
+    def update_heading(self, measurement: HeadingMeasurement) -> UpdateOutcome:
+        """Fuse a yaw measurement (gated at ``gating.geofix_probability``, 1 dof)."""
+        ...
+
     def state(self) -> NavState:
         """The current estimate at the latest propagated time, with its covariance."""
         ...
+
+
+def is_symmetric_positive_definite(matrix: FloatArray) -> bool:
+    """Finite, symmetric (to 1e-9 relative) and Cholesky-factorisable: a usable covariance."""
+    if not np.all(np.isfinite(matrix)) or not np.allclose(matrix, matrix.T, rtol=1e-9, atol=1e-12):
+        return False
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True

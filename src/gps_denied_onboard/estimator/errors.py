@@ -6,6 +6,7 @@ for bad configuration and bad *calls*.
 
 from __future__ import annotations
 
+from gps_denied_onboard.common.parameters import ParameterError
 from gps_denied_onboard.errors import OnboardError
 
 
@@ -13,7 +14,7 @@ class EstimatorError(OnboardError):
     """Base class of every state estimator error."""
 
 
-class EstimatorConfigError(EstimatorError):
+class EstimatorConfigError(EstimatorError, ParameterError):
     """A configuration value or parameter name is invalid; the message names it and what it accepts."""
 
 

@@ -1,47 +1,44 @@
 """The GNSS trust state machine: the spoofing gate in front of GNSS fusion.
 
 States match EstimatorStatus.GNSS_*: UNAVAILABLE (no recent fix), PROBATION (consistent again,
-accumulating dwell), TRUSTED (fused), REJECTED (failing a check). A sample is *consistent* when
-it passes all three checks:
+accumulating dwell), TRUSTED (fused), REJECTED (failing a check). Horizontal and vertical are
+judged separately: a sample is *consistent* when its horizontal part passes all three checks
+below; its height is then *vertically consistent* if it also passes the vertical check.
 
-1. Innovation gate: ``nu^T (P_pred + R_gnss)^-1 nu <= chi2_3(innovation_probability)`` against
-   the fused prediction (``nu = z - p_pred``). Catches jumps and offsets.
+1. Innovation gate, horizontal: ``nu_h^T (P_h + R_h)^-1 nu_h <= chi2_2(innovation_probability)``
+   against the fused prediction (``nu = z - p_pred``, east/north). Catches jumps and offsets.
+   Vertical, apart: ``nu_u^2 <= chi2_1(vertical_probability) (P_u + R_u + vertical_extra_sigma_m^2)``.
+   Baro and GNSS heights drift metres apart within a minute on real vehicles (the baro-GNSS
+   offset is estimated, estimator.baro, but not perfectly): a height that fails its own test only
+   withholds the height (the horizontal part is fused, ``GateDecision.fuse_vertical`` is False,
+   and the estimator counts it); it never moves the trust state.
 2. Distance bound: the horizontal distance to the estimate is at most ``max_horizontal_delta_m``,
    whatever the covariances say (a long dead-reckoning stretch inflates the prediction until
    almost anything passes the innovation gate; a spoofer must not be able to exploit that).
-3. Drift (displacement consistency) test. While GNSS is trusted and fused, a slowly drifting
-   spoof drags the estimate along, so its innovation stays small. The test therefore compares
-   GNSS with a *GNSS-independent* reference: over a sliding window (``drift_window_s``, at least
-   ``drift_min_window_s``) the GNSS displacement ``z(t) - z(t-W)`` must match the VIO displacement
-   over the same interval (VIO increments rotated into the map frame with the estimated attitude,
-   supplied by the facade as a cumulative ``ReferencePoint``). The difference is tested with 3 dof
-   against ``chi2_3(drift_probability)`` using
+3. Drift (displacement consistency) test, horizontal (2 dof). While GNSS is trusted and fused, a
+   slowly drifting spoof drags the estimate along, so its innovation stays small. The test
+   therefore compares GNSS with a *GNSS-independent* reference: over a sliding window
+   (``drift_window_s``, at least ``drift_min_window_s``) the GNSS displacement ``z(t) - z(t-W)``
+   must match the VIO displacement over the same interval (VIO increments rotated into the map
+   frame with the estimated attitude, supplied by the facade as a cumulative ``ReferencePoint``).
+   The difference is tested against ``chi2_2(drift_probability)`` using
    ``R(t) + R(t-W) + Sigma_vio(W) + [d_vio]x P_theta [d_vio]x^T + (fraction * |d_vio|)^2 I``:
    the two fixes' covariances, the VIO increments' accumulated covariance, the estimated attitude
    uncertainty (a heading error rotates the whole reference displacement) and a VIO scale term.
    A drift of ``v`` m/s shows as ``v * min(age, W)`` metres of discrepancy, so the
-   detection delay is about ``threshold_m / v``. Measured on the synthetic flights of the test
-   suite (1 m GNSS noise, VIO at 20 Hz, 10 seeds, ESKF), first rejection after the spoof onset,
-   median (max): 1 m/s 3.7 s (6.6 s), 2 m/s 1.8 s (2.6 s), 5 m/s 0.8 s (1.0 s) with all checks;
-   the drift test alone: 5.8 s (6.8 s), 2.2 s (3.6 s), 1.3 s (1.6 s). Without a
-   continuous VIO chain over the window (VIO reset, gap, no VIO) the drift test falls back to an
-   **inertial reference** (below).
+   detection delay is about ``threshold_m / v``. Without a continuous VIO chain over the window
+   (VIO reset, gap, no VIO) the drift test falls back to an **inertial reference** (below).
 
 Inertial reference (no usable VIO chain). The facade keeps free-inertial copies of the
-navigation state: a copy of the estimate (position, velocity, attitude, biases and their
-covariance) taken at a chain start and propagated with the same IMU samples by the ESKF's own
-propagation, with no update at all. A new copy starts every ``inertial_window_s / 4`` and lives
-``inertial_window_s``, so one of them always spans between 3/4 and a whole window. Its position
-covariance starts at zero, so the propagated position covariance *is* the covariance of the
-inertial displacement since the start: velocity error ``sigma_v T``, tilt ``0.5 g sigma_tilt T^2``,
-accelerometer bias ``0.5 sigma_ba T^2`` (plus heading, gyro bias and IMU noise, with their
-correlations), all taken from the covariance at the start. The GNSS displacement since the fix
-nearest the chain start is tested against it with ``R(t) + R(t0) + Sigma_ins(t) - Sigma_ins(t0)``
-and ``chi2_3(inertial_probability)``; the oldest chain with ``drift_min_window_s`` of history is
-used. Measured on the synthetic flights (IMU + GNSS only, ESKF, 1 m GNSS noise, 4 s window,
-10 seeds), first rejection after a 2 m/s onset: median 3.0 s, max 4.4 s (innovation or drift).
-A spoof ramping in below the accelerometer-bias uncertainty over the window stays
-indistinguishable from truth.
+navigation state (estimator.inertial_reference): a copy of the estimate propagated with the same
+IMU samples and no update at all, its position covariance starting at zero, so the propagated
+position covariance *is* the covariance of the inertial displacement since its start. The GNSS
+displacement since the fix nearest the chain start is tested against it with
+``R(t) + R(t0) + Sigma_ins(t) - Sigma_ins(t0)`` and ``chi2_2(inertial_probability)``; the oldest
+chain with ``drift_min_window_s`` of history is used. A copy that saw accelerometer clipping is
+dropped by the facade (its displacement is wrong by the clipped specific force): the test then
+waits for a clean copy instead of raising a false alarm. A spoof ramping in below the
+accelerometer-bias uncertainty over the window stays indistinguishable from truth.
 
 First acquisition (``first_fix_distance_only``, the default): until GNSS has been TRUSTED once
 since the estimator (re)started, only the distance bound applies. The take-off origin was itself
@@ -49,15 +46,19 @@ surveyed from GNSS and the estimate has no independent absolute reference yet; j
 fixes against a VIO-only estimate flown on a compass heading would let one unlucky heading error
 lock GNSS out for the whole flight. After the first trust every check applies.
 
-Re-acquisition after an outage (``reacquire_after_outage``, the default): when trusted GNSS went
-silent (denial: the timeout moved TRUSTED to UNAVAILABLE), the returning fixes are judged on the
-distance bound and the drift test (VIO, else free-inertial), not on the innovation: after tens of
-seconds of dead reckoning the estimate's error is of the order of its own gate, and an honest
-receiver coming back would otherwise bounce between PROBATION and REJECTED for the rest of the
-flight. A spoofer that starts exactly when jamming ends and stays self-consistent is then
-indistinguishable from the truth without an independent absolute source (GeoFix); one that
-drifts is still caught by the drift test. After an *active* rejection (TRUSTED to REJECTED) the
-innovation check stays on: that GNSS is suspect.
+Recovery (after a denial or a rejection). The innovation check is never switched off after the
+first trust: returning GNSS must lie within the estimate's own uncertainty (chi2_2 at
+``innovation_probability``, 3.7 sigma at 0.999), move like VIO (or the free-inertial copy) over
+the drift window, and stay so for ``dwell_s``. A rejection is therefore not permanent for a
+genuine receiver: the estimate's covariance grows honestly while GNSS is not fused (VIO and IMU
+noise, estimator.vio_fusion), so a genuine fix passes once the estimate's error is within its
+gate, which holds as long as that covariance is honest (the NEES tests check it). What this
+rule does not cover, by construction: an attacker who jams, then spoofs with an offset smaller
+than ~3.7 sigma of the estimate, or who moves GNSS exactly as the estimate's own drift (VIO
+scale/heading drift) moves it, is indistinguishable from the truth without an independent
+absolute source (GeoFix); the error it can induce is bounded by that gate. Jam-then-spoof with a
+larger constant offset (30-200 m after a VIO-aided denial) fails the innovation check forever,
+and an offset beyond ``max_horizontal_delta_m`` fails the distance bound whatever the covariance.
 
 Transitions: a consistent sample moves UNAVAILABLE/REJECTED to PROBATION and, once consistent
 samples have spanned ``dwell_s``, PROBATION to TRUSTED; any inconsistent sample moves every
@@ -76,7 +77,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from gps_denied_onboard.estimator.backend import FloatArray
+from gps_denied_onboard.common.inertial import FloatArray
 from gps_denied_onboard.estimator.config import GateConfig
 
 NS_PER_S = 1_000_000_000
@@ -139,6 +140,8 @@ class GateDecision:
     t_ns: int
     fuse: bool  # consistent and trusted: hand it to the backend
     consistent: bool
+    fuse_vertical: bool  # its height passed the vertical check (else only east/north are fused)
+    vertical_mahalanobis: float
     trust: GnssTrust  # after this sample
     failed: GnssCheck | None
     reason: str  # why it is inconsistent (empty when consistent)
@@ -146,6 +149,7 @@ class GateDecision:
     horizontal_delta_m: float
     drift_mahalanobis: float  # NaN when the drift test could not run
     drift_window_s: float  # NaN when the drift test could not run
+    drift_discrepancy_m: float  # horizontal |GNSS displacement - reference displacement|; NaN without the test
     dwell_s: float
     transitions: tuple[TrustTransition, ...]  # in order; usually none or one
 
@@ -171,9 +175,10 @@ class GnssTrustGate:
 
     def __init__(self, config: GateConfig) -> None:
         self._config = config
-        self._innovation_threshold = math.sqrt(float(chi2.ppf(config.innovation_probability, 3)))
-        self._drift_threshold = math.sqrt(float(chi2.ppf(config.drift_probability, 3)))
-        self._inertial_threshold = math.sqrt(float(chi2.ppf(config.inertial_probability, 3)))
+        self._innovation_threshold = math.sqrt(float(chi2.ppf(config.innovation_probability, 2)))
+        self._vertical_threshold = math.sqrt(float(chi2.ppf(config.vertical_probability, 1)))
+        self._drift_threshold = math.sqrt(float(chi2.ppf(config.drift_probability, 2)))
+        self._inertial_threshold = math.sqrt(float(chi2.ppf(config.inertial_probability, 2)))
         self._history: deque[_History] = deque()
         self.reset()
 
@@ -202,7 +207,6 @@ class GnssTrustGate:
         """Forget everything (estimator reset): UNAVAILABLE, no history."""
         self._trust = GnssTrust.UNAVAILABLE
         self._ever_trusted = False
-        self._after_outage = False  # trusted GNSS went silent: re-acquire without the innovation check
         self._dwell_start_ns: int | None = None
         self._last_ns: int | None = None
         self._history.clear()
@@ -231,31 +235,33 @@ class GnssTrustGate:
         config = self._config
         timeout = self.check_timeout(sample.t_ns)
         innovation = sample.position_m - prior_position_m
-        mahalanobis = _mahalanobis(innovation, prior_covariance_m2 + sample.covariance_m2)
+        covariance = prior_covariance_m2 + sample.covariance_m2
+        mahalanobis = _mahalanobis(innovation[:2], covariance[:2, :2])
+        vertical_variance = float(covariance[2, 2]) + config.vertical_extra_sigma_m**2
+        vertical_mahalanobis = abs(float(innovation[2])) / math.sqrt(vertical_variance)
         horizontal_delta_m = float(math.hypot(innovation[0], innovation[1]))
         inertial = dict(inertial or {})
         self._prune(sample.t_ns)
-        drift_mahalanobis, drift_window_s, drift_text = self._drift_test(sample, reference)
+        drift_mahalanobis, drift_window_s, discrepancy_m, drift_text = self._drift_test(sample, reference)
         drift_threshold = self._drift_threshold
         if math.isnan(drift_mahalanobis):
-            drift_mahalanobis, drift_window_s, drift_text = self._inertial_test(sample, inertial)
+            drift_mahalanobis, drift_window_s, discrepancy_m, drift_text = self._inertial_test(sample, inertial)
             drift_threshold = self._inertial_threshold
 
         failed: GnssCheck | None = None
         reason = ""
         # First acquisition: the origin itself came from GNSS and nothing independent can outvote it yet.
         acquiring = config.first_fix_distance_only and not self._ever_trusted
-        reacquiring = config.reacquire_after_outage and self._after_outage
         if horizontal_delta_m > config.max_horizontal_delta_m:
             failed = GnssCheck.HORIZONTAL_DELTA
             reason = f"horizontal delta {horizontal_delta_m:.1f} m > {config.max_horizontal_delta_m:g} m"
         elif acquiring:
             pass
-        elif not reacquiring and not mahalanobis <= self._innovation_threshold:
+        elif not mahalanobis <= self._innovation_threshold:
             failed = GnssCheck.INNOVATION
             reason = (
-                f"innovation mahalanobis {mahalanobis:.2f} > {self._innovation_threshold:.2f} "
-                f"(|nu| {float(np.linalg.norm(innovation)):.1f} m)"
+                f"horizontal innovation mahalanobis {mahalanobis:.2f} > {self._innovation_threshold:.2f} "
+                f"(|nu_h| {horizontal_delta_m:.1f} m)"
             )
         elif drift_mahalanobis > drift_threshold:
             failed = GnssCheck.DRIFT
@@ -268,6 +274,8 @@ class GnssTrustGate:
             t_ns=sample.t_ns,
             fuse=failed is None and self._trust is GnssTrust.TRUSTED,
             consistent=failed is None,
+            fuse_vertical=acquiring or vertical_mahalanobis <= self._vertical_threshold,
+            vertical_mahalanobis=vertical_mahalanobis,
             trust=self._trust,
             failed=failed,
             reason=reason,
@@ -275,6 +283,7 @@ class GnssTrustGate:
             horizontal_delta_m=horizontal_delta_m,
             drift_mahalanobis=drift_mahalanobis,
             drift_window_s=drift_window_s,
+            drift_discrepancy_m=discrepancy_m,
             dwell_s=self.dwell_s(),
             transitions=tuple(transitions),
         )
@@ -285,11 +294,11 @@ class GnssTrustGate:
         while self._history and t_ns - self._history[0].t_ns > keep_ns:
             self._history.popleft()
 
-    def _drift_test(self, sample: GnssSample, reference: ReferencePoint | None) -> tuple[float, float, str]:
-        """Mahalanobis distance of (GNSS displacement - VIO displacement) over the window, or NaN."""
+    def _drift_test(self, sample: GnssSample, reference: ReferencePoint | None) -> tuple[float, float, float, str]:
+        """Mahalanobis distance, window and size of (GNSS displacement - VIO displacement), or NaNs."""
         config = self._config
         if reference is None:
-            return math.nan, math.nan, ""
+            return math.nan, math.nan, math.nan, ""
         window_ns = round(config.drift_window_s * NS_PER_S)
         min_window_ns = round(config.drift_min_window_s * NS_PER_S)
         base = next(
@@ -303,7 +312,7 @@ class GnssTrustGate:
             None,
         )
         if base is None or base.reference is None:
-            return math.nan, math.nan, ""
+            return math.nan, math.nan, math.nan, ""
         gnss_displacement = sample.position_m - base.position_m
         vio_displacement = reference.position_m - base.reference.position_m
         scale_sigma = config.reference_drift_fraction * float(np.linalg.norm(vio_displacement))
@@ -317,17 +326,19 @@ class GnssTrustGate:
             + jacobian @ reference.attitude_covariance_rad2 @ jacobian.T
             + np.eye(3) * scale_sigma**2
         )
-        discrepancy = gnss_displacement - vio_displacement
-        distance = _mahalanobis(discrepancy, covariance)
+        discrepancy = (gnss_displacement - vio_displacement)[:2]
+        distance = _mahalanobis(discrepancy, covariance[:2, :2])
         window_s = (sample.t_ns - base.t_ns) / NS_PER_S
         text = (
             f"drift: GNSS moved {float(np.linalg.norm(discrepancy)):.1f} m unlike VIO over {window_s:.1f} s "
             f"(mahalanobis {distance:.2f} > {self._drift_threshold:.2f})"
         )
-        return distance, window_s, text
+        return distance, window_s, float(np.linalg.norm(discrepancy)), text
 
-    def _inertial_test(self, sample: GnssSample, inertial: Mapping[int, ReferencePoint]) -> tuple[float, float, str]:
-        """Mahalanobis distance of (GNSS displacement - free-inertial displacement), or NaN without a chain."""
+    def _inertial_test(
+        self, sample: GnssSample, inertial: Mapping[int, ReferencePoint]
+    ) -> tuple[float, float, float, str]:
+        """As ``_drift_test`` against the free-inertial displacement, or NaNs without a chain."""
         min_window_ns = round(self._config.drift_min_window_s * NS_PER_S)
         # The oldest entry of each chain is its start (or the first fix after it): the longest window.
         best: tuple[_History, ReferencePoint, ReferencePoint] | None = None
@@ -340,17 +351,17 @@ class GnssTrustGate:
             if best is not None:
                 break
         if best is None:
-            return math.nan, math.nan, ""
+            return math.nan, math.nan, math.nan, ""
         base, base_point, point = best
         covariance = sample.covariance_m2 + base.covariance_m2 + (point.covariance_m2 - base_point.covariance_m2)
-        discrepancy = (sample.position_m - base.position_m) - (point.position_m - base_point.position_m)
-        distance = _mahalanobis(discrepancy, covariance)
+        discrepancy = ((sample.position_m - base.position_m) - (point.position_m - base_point.position_m))[:2]
+        distance = _mahalanobis(discrepancy, covariance[:2, :2])
         window_s = (sample.t_ns - base.t_ns) / NS_PER_S
         text = (
             f"drift: GNSS moved {float(np.linalg.norm(discrepancy)):.1f} m unlike the free-inertial IMU "
             f"reference over {window_s:.1f} s (mahalanobis {distance:.2f} > {self._inertial_threshold:.2f})"
         )
-        return distance, window_s, text
+        return distance, window_s, float(np.linalg.norm(discrepancy)), text
 
     def _step(self, t_ns: int, consistent: bool, reason: str) -> list[TrustTransition]:
         if not consistent:
@@ -368,10 +379,6 @@ class GnssTrustGate:
 
     def _move(self, t_ns: int, new: GnssTrust, reason: str) -> TrustTransition:
         transition = TrustTransition(t_ns=t_ns, previous=self._trust, current=new, reason=reason)
-        if new is GnssTrust.UNAVAILABLE and self._trust is GnssTrust.TRUSTED:
-            self._after_outage = True
-        elif new is GnssTrust.TRUSTED:
-            self._after_outage = False
         self._trust = new
         self._ever_trusted = self._ever_trusted or new is GnssTrust.TRUSTED
         if new is not GnssTrust.PROBATION:

@@ -36,30 +36,26 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 from scipy.stats import chi2
 
+from gps_denied_onboard.common.inertial import GRAVITY_MPS2, FloatArray, ImuNoise, ImuSample
 from gps_denied_onboard.estimator.backend import (
-    GRAVITY_MPS2,
     POS,
     STATE_DIM,
     AltitudeMeasurement,
-    FloatArray,
-    ImuNoise,
-    ImuSample,
+    HeadingMeasurement,
     NavState,
     PositionMeasurement,
     RobustKernel,
     UpdateOutcome,
     VioIncrement,
+    is_symmetric_positive_definite,
 )
-from gps_denied_onboard.estimator.errors import BackendStateError, BackendUnavailableError, EstimatorConfigError
-from gps_denied_onboard.estimator.parameter import param
-
-if TYPE_CHECKING:  # estimator.config imports this module (Isam2Config): no runtime import back
-    from gps_denied_onboard.estimator.config import SensorGatingConfig
+from gps_denied_onboard.estimator.config import Isam2Config, SensorGatingConfig
+from gps_denied_onboard.estimator.errors import BackendStateError, BackendUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +65,8 @@ NS_PER_S: Final = 1_000_000_000
 # What GTSAM raises through pybind11: IndeterminantLinearSystemException and most others arrive as
 # RuntimeError, std::out_of_range (a key the fixed-lag smoother lost) as IndexError, invalid_argument
 # and domain_error as ValueError.
+UNWEIGHTED_SIGMA: Final = 1e4  # sigma of a prior component that must carry no weight (m or rad)
 GTSAM_ERRORS: Final = (RuntimeError, IndexError, ValueError, OverflowError)
-FACTORIZATIONS: Final = ("CHOLESKY", "QR")
-KERNELS: Final = tuple(kernel.value for kernel in RobustKernel)
 
 
 @functools.cache
@@ -81,66 +76,6 @@ def _gtsam() -> ModuleType:
         return importlib.import_module("gtsam")
     except ImportError as exc:
         raise BackendUnavailableError(f"the isam2 backend needs GTSAM (pip package gtsam): {exc}") from exc
-
-
-@dataclass(frozen=True)
-class Isam2Config:
-    """Tuning of the iSAM2 fixed-lag smoother; ROS parameters ``isam2.<field>`` (estimator.config)."""
-
-    lag_s: float = param(
-        5.0, "smoother window; older keyframes are marginalised into a prior, s", minimum=0.5, maximum=120.0
-    )
-    keyframe_period_s: float = param(
-        0.5, "a keyframe at least this often when no measurement makes one, s", minimum=0.01, maximum=5.0
-    )
-    # Relinearisation checked at every update (skip 1) is what keeps the fixed-lag result at the
-    # batch solution: on the unit test's circle 2.3 mm from batch LM, against 10.6 mm with GTSAM's
-    # skip 10. A threshold of 0.01 gains 0.4 mm there for ~1.5x the CPU with 20 Hz VIO keyframes
-    # (bench_estimator.py, section c).
-    relinearize_threshold: float = param(
-        0.05, "tangent-space change above which iSAM2 relinearises a variable", minimum=1e-6, maximum=1.0
-    )
-    relinearize_skip: int = param(
-        1, "iSAM2 checks relinearisation every this many updates (GTSAM default 10)", minimum=1, maximum=100
-    )
-    extra_iterations: int = param(
-        0, "extra smoother updates per keyframe (relinearise what the last step moved past the threshold)",
-        minimum=0, maximum=10,
-    )  # fmt: skip
-    use_combined_imu_factor: bool = param(
-        True, "CombinedImuFactor (bias walk inside); false: ImuFactor + bias between factor"
-    )
-    integration_sigma: float = param(
-        1.0e-4, "GTSAM integrationCovariance = sigma^2 I (position integration error)", minimum=1e-9, maximum=1.0
-    )
-    # QR by default: with a take-off position prior of metres and IMU factors whose position/velocity
-    # information is ~1e10, GTSAM's Cholesky reports an IndeterminantLinearSystem on the very first
-    # keyframe (measured: prior sigma >= 1 m with integration_sigma 1e-4 fails, QR solves all of them).
-    factorization: str = param(
-        "QR", "iSAM2 factorization: QR (robust to the IMU factors' conditioning) or CHOLESKY", choices=FACTORIZATIONS
-    )
-    altitude_kernel: str = param("huber", "robust kernel on barometric altitude factors", choices=KERNELS)
-    altitude_kernel_threshold: float = param(
-        1.345, "altitude kernel threshold, normalised residual (sigmas)", minimum=0.1, maximum=100.0
-    )
-    vio_kernel: str = param("none", "robust kernel on VIO relative-pose factors", choices=KERNELS)
-    vio_kernel_threshold: float = param(
-        1.345, "VIO kernel threshold, normalised residual (sigmas)", minimum=0.1, maximum=100.0
-    )
-    vio_anchor_tolerance_s: float = param(
-        0.012, "a VIO increment's t0 attaches to a keyframe this close (~one IMU period), s", minimum=0.0, maximum=0.5
-    )
-
-    def __post_init__(self) -> None:
-        # Imported here: estimator.config imports this module to build its parameter table.
-        from gps_denied_onboard.estimator.config import validate_fields  # noqa: PLC0415
-
-        validate_fields(self, "isam2")
-        if self.lag_s < 2.0 * self.keyframe_period_s:
-            raise EstimatorConfigError(
-                f"isam2.lag_s ({self.lag_s}) must hold at least two keyframe periods "
-                f"(isam2.keyframe_period_s = {self.keyframe_period_s})"
-            )
 
 
 # --------------------------------------------------------------------------- frames
@@ -166,16 +101,6 @@ def _xvb_from_nav(rotation: FloatArray) -> FloatArray:
 
 def _symmetric(matrix: FloatArray) -> FloatArray:
     return np.asarray(0.5 * (matrix + matrix.T), dtype=np.float64)
-
-
-def _is_spd(matrix: FloatArray) -> bool:
-    if not np.all(np.isfinite(matrix)) or not np.allclose(matrix, matrix.T, rtol=1e-9, atol=1e-12):
-        return False
-    try:
-        np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        return False
-    return True
 
 
 def _robust(noise: Any, kernel: RobustKernel, threshold: float) -> Any:
@@ -263,13 +188,14 @@ class Isam2Backend:
         # Squared Mahalanobis gates per source (the ESKF's, at each residual's own dimension); none
         # without a gating config. A rejected measurement adds nothing to the graph.
         inf = math.inf
-        self._gates: dict[str, float] = {"gnss": inf, "geofix": inf, "vio": inf, "altitude": inf}
+        self._gates: dict[str, float] = {"gnss": inf, "geofix": inf, "vio": inf, "altitude": inf, "heading": inf}
         if gating is not None:
             self._gates = {
                 "gnss": float(chi2.ppf(gating.gnss_probability, 3)),
                 "geofix": float(chi2.ppf(gating.geofix_probability, 3)),
                 "vio": float(chi2.ppf(gating.vio_probability, 6)),  # relative pose: 6 dof
                 "altitude": float(chi2.ppf(gating.baro_probability, 1)),
+                "heading": float(chi2.ppf(gating.geofix_probability, 1)),
             }
         self.reset_count = 0  # smoother rebuilds after a GTSAM failure
         self.last_reset_reason = ""
@@ -293,7 +219,7 @@ class Isam2Backend:
         """Start from ``state`` (its covariance is the prior). Called again on a reset."""
         gtsam = self._gtsam
         covariance = np.asarray(state.covariance, dtype=np.float64)
-        if covariance.shape != (STATE_DIM, STATE_DIM) or not _is_spd(covariance):
+        if covariance.shape != (STATE_DIM, STATE_DIM) or not is_symmetric_positive_definite(covariance):
             raise BackendStateError(
                 f"initial covariance must be a symmetric positive definite 15x15 matrix, got shape {covariance.shape}"
             )
@@ -348,7 +274,7 @@ class Isam2Backend:
         if gate is None:
             return UpdateOutcome(False, math.nan, f"unknown position source {measurement.source!r}")
         covariance = np.asarray(measurement.covariance_m2, dtype=np.float64)
-        if covariance.shape != (3, 3) or not _is_spd(covariance):
+        if covariance.shape != (3, 3) or not is_symmetric_positive_definite(covariance):
             return UpdateOutcome(False, math.nan, f"{measurement.source} covariance is not symmetric positive definite")
         measured = np.asarray(measurement.position_m, dtype=np.float64)
         position_m, prior_covariance = self.position_prior()
@@ -381,23 +307,59 @@ class Isam2Backend:
         accepted, reason = self._keyframe(lambda j: [gtsam.GPSFactor(_x(j), measured, noise)], "altitude")
         return UpdateOutcome(accepted, mahalanobis, reason)
 
+    def update_heading(self, measurement: HeadingMeasurement) -> UpdateOutcome:
+        """Fuse a yaw as a Pose3 prior that weighs only the rotation about the body z axis.
+
+        The prior's rotation is the prediction with its yaw replaced by the measurement; its roll,
+        pitch and position carry no weight. Rotation about body z equals yaw up to the tilt (a few
+        degrees in cruise), which the measurement's variance dwarfs.
+        """
+        gtsam = self._gtsam
+        variance = float(measurement.variance_rad2)
+        if not (math.isfinite(variance) and variance > 0.0):
+            return UpdateOutcome(False, math.nan, f"heading variance must be > 0, got {variance}")
+        state = self._predict().state
+        yaw_now = math.atan2(state.rotation[1, 0], state.rotation[0, 0])
+        residual = math.remainder(measurement.yaw_rad - yaw_now, 2.0 * math.pi)
+        yaw_variance = float(state.covariance[8, 8])
+        mahalanobis = abs(residual) / math.sqrt(yaw_variance + variance)
+        if mahalanobis**2 > self._gates["heading"]:
+            return _gated(mahalanobis, self._gates["heading"])
+        corrected = gtsam.Rot3.Rz(residual).matrix() @ state.rotation
+        measured = gtsam.Pose3(gtsam.Rot3(corrected), state.position_m)
+        sigmas = np.array([UNWEIGHTED_SIGMA, UNWEIGHTED_SIGMA, math.sqrt(variance)] + [UNWEIGHTED_SIGMA] * 3)
+        noise = gtsam.noiseModel.Diagonal.Sigmas(sigmas)
+        accepted, reason = self._keyframe(lambda j: [gtsam.PriorFactorPose3(_x(j), measured, noise)], "heading")
+        return UpdateOutcome(accepted, mahalanobis, reason)
+
+    def anchor_vio(self, t_ns: int) -> None:
+        """Make a keyframe now (or reuse the one at this time) the anchor of increments starting at ``t_ns``."""
+        kf = self._require_initialised()
+        if kf.t_ns != self._t_ns:
+            made, reason = self._keyframe(_no_factors, "vio anchor")
+            if not made:
+                logger.debug("isam2: no VIO anchor at %d: %s", t_ns, reason)
+                return
+        self._vio_anchor[t_ns] = self._require_initialised().index
+
     def update_vio(self, measurement: VioIncrement) -> UpdateOutcome:
-        """Fuse T_b0_b1 as a BetweenFactorPose3 from the keyframe at t0 to one at the latest time."""
+        """Fuse T_b0_b1 as a BetweenFactorPose3 from the anchor keyframe at t0 to a keyframe now."""
+        outcome = self._fuse_vio(measurement)
+        if not outcome.accepted:
+            self.anchor_vio(measurement.t1_ns)  # the next increment starts here either way
+        return outcome
+
+    def _fuse_vio(self, measurement: VioIncrement) -> UpdateOutcome:
         gtsam = self._gtsam
         kf = self._require_initialised()
         covariance_left = np.asarray(measurement.covariance, dtype=np.float64)
-        if covariance_left.shape != (6, 6) or not _is_spd(covariance_left):
+        if covariance_left.shape != (6, 6) or not is_symmetric_positive_definite(covariance_left):
             return UpdateOutcome(False, math.nan, "VIO increment covariance is not symmetric positive definite")
         anchor = self._anchor_for(measurement.t0_ns)
+        if anchor is None:
+            return UpdateOutcome(False, math.nan, f"no VIO anchor at t0={measurement.t0_ns} ns (older than the lag?)")
         if anchor == kf.index and kf.t_ns == self._t_ns:
             return UpdateOutcome(False, math.nan, "VIO increment shorter than one IMU period (no IMU sample inside)")
-        if anchor is None:
-            # Keyframe anyway, so that the next increment (t0 = this t1) has an anchor.
-            made, reason = self._keyframe(_no_factors, "vio anchor")
-            if made:
-                self._vio_anchor[measurement.t1_ns] = self._require_initialised().index
-            why = f"no keyframe at the increment's t0={measurement.t0_ns} ns (first increment or older than the lag)"
-            return UpdateOutcome(False, math.nan, why if made else f"{why}; {reason}")
         t_b0_b1 = gtsam.Pose3(gtsam.Rot3(np.asarray(measurement.rotation, dtype=np.float64)), measurement.translation_m)
         # The increment's covariance is a perturbation in b0 (left); BetweenFactor's error is a right
         # perturbation of the measured pose (frame b1): C_right = Ad(T^-1) C_left Ad(T^-1)^T.
@@ -659,7 +621,11 @@ class Isam2Backend:
         except GTSAM_ERRORS as exc:
             return False, self._recover(f"{label} update failed in GTSAM: {_first_line(exc)}")
         covariance = _symmetric(np.asarray(joint, dtype=np.float64))
-        if not (np.all(np.isfinite(pose.matrix())) and np.all(np.isfinite(velocity)) and _is_spd(covariance)):
+        if not (
+            np.all(np.isfinite(pose.matrix()))
+            and np.all(np.isfinite(velocity))
+            and is_symmetric_positive_definite(covariance)
+        ):
             return False, self._recover(f"{label} update left a non-finite estimate or covariance")
         self._kf = _Keyframe(j, self._t_ns, gtsam.NavState(pose, velocity), bias, covariance)
         if j != kf.index:

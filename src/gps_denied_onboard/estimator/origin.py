@@ -1,4 +1,7 @@
-"""The take-off origin from GNSS at rest: what an autopilot calls its home position.
+"""The take-off origin: checked from the caller's values, or surveyed from GNSS at rest.
+
+``takeoff_prior`` validates what ``StateEstimator.set_takeoff_origin`` is given. The survey
+below is what an autopilot calls its home position.
 
 Before take-off the vehicle stands still and GNSS is (assumed) honest; the origin is the mean
 of the first ``samples`` valid fixes, provided they agree with each other. Its sigma is the
@@ -10,12 +13,77 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
-from gps_denied_onboard.estimator.errors import EstimatorError
+from gps_denied_onboard.estimator.errors import EstimatorError, InvalidCallError, InvalidOriginError
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane, check_geodetic
+
+
+@dataclass(frozen=True)
+class TakeoffPrior:
+    """The map frame and the initial position and heading prior."""
+
+    origin: LocalTangentPlane
+    sigma_horiz_m: float
+    sigma_vert_m: float
+    yaw_rad: float  # 0 (east) when no heading was given
+    sigma_yaw_rad: float
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidCallError(f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidOriginError(f"{name} must be finite, got {number}")
+    return number
+
+
+def takeoff_prior(
+    latitude_deg: object,
+    longitude_deg: object,
+    altitude_m: object,
+    sigma_horiz_m: object,
+    sigma_vert_m: object,
+    *,
+    yaw_rad: object | None,
+    sigma_yaw_rad: object | None,
+    default_sigma_yaw_rad: float,
+) -> TakeoffPrior:
+    """The checked prior; InvalidOriginError (or InvalidCallError for a non-number) names the bad value."""
+    latitude, longitude, altitude = (
+        _number(name, value)
+        for name, value in (
+            ("latitude_deg", latitude_deg),
+            ("longitude_deg", longitude_deg),
+            ("altitude_m", altitude_m),
+        )
+    )
+    sigma_h, sigma_v = _number("sigma_horiz_m", sigma_horiz_m), _number("sigma_vert_m", sigma_vert_m)
+    if (yaw_rad is None) != (sigma_yaw_rad is None):
+        raise InvalidOriginError(
+            "sigma_yaw_rad is required with yaw_rad" if yaw_rad is not None else "sigma_yaw_rad given without yaw_rad"
+        )
+    yaw = 0.0 if yaw_rad is None else _number("yaw_rad", yaw_rad)
+    sigma_yaw = default_sigma_yaw_rad if sigma_yaw_rad is None else _number("sigma_yaw_rad", sigma_yaw_rad)
+    for name, value in (("sigma_horiz_m", sigma_h), ("sigma_vert_m", sigma_v), ("sigma_yaw_rad", sigma_yaw)):
+        if value <= 0.0:
+            raise InvalidOriginError(f"{name} must be > 0, got {value}")
+    try:
+        check_geodetic(latitude, longitude, altitude)
+        origin = LocalTangentPlane(latitude, longitude, altitude)
+    except GeometryError as exc:
+        raise InvalidOriginError(f"take-off origin: {exc}") from exc
+    return TakeoffPrior(origin, sigma_h, sigma_v, yaw, sigma_yaw)
+
+
+VERTICAL_TREND_SIGMAS = (
+    4.0  # beyond this many standard errors a vertical trend is motion (at rest: ~0.4 % of surveys, redone)
+)
+TREND_NOISE_FLOOR_M = 0.5  # the vertical scatter assumed at least (a receiver that smooths its heights)
 
 
 class OriginSurveyError(EstimatorError):
@@ -77,6 +145,24 @@ class GnssOriginSurvey:
                 f"{self.samples} fixes at rest scatter {spread:.1f} m horizontally (> {self.max_spread_m:g} m): "
                 "the vehicle is moving or GNSS is not steady; surveying again"
             )
+        # A steady climb or descent scatters little but trends: the least-squares vertical displacement
+        # over the fixes against its standard error from the scatter about the line (the stated
+        # vertical sigma includes the error correlated over minutes, which does not scatter in seconds).
+        index = np.arange(self.samples, dtype=np.float64) - (self.samples - 1) / 2.0
+        if self.samples >= 4:
+            up = enu[:, 2] - float(np.mean(enu[:, 2]))
+            slope = float(index @ up / (index @ index))
+            residual = up - slope * index
+            noise_m = max(float(np.sqrt(residual @ residual / (self.samples - 2))), TREND_NOISE_FLOOR_M)
+            displacement = slope * (self.samples - 1)
+            standard_error = noise_m / math.sqrt(float(index @ index)) * (self.samples - 1)
+            if abs(displacement) > VERTICAL_TREND_SIGMAS * standard_error:
+                self._fixes.clear()
+                raise OriginSurveyError(
+                    f"{self.samples} fixes at rest climb {displacement:+.1f} m "
+                    f"(> {VERTICAL_TREND_SIGMAS:g} sigma of their vertical noise): the vehicle is climbing or "
+                    "descending; surveying again"
+                )
         scatter_h = float(np.sqrt(np.mean(np.sum(enu[:, :2] ** 2, axis=1)) / 2.0))
         scatter_v = float(np.std(enu[:, 2]))
         sigma_h = max(math.sqrt(float(np.mean(fixes[:, 3]))), scatter_h)

@@ -30,7 +30,7 @@ def _make_eskf(config: EstimatorConfig) -> FusionBackend:
     # A typed import (numpy/scipy only), so mypy checks EskfBackend against the FusionBackend protocol.
     from gps_denied_onboard.estimator.eskf import EskfBackend  # noqa: PLC0415 - imported when selected
 
-    return EskfBackend(config.eskf, config.gating)
+    return EskfBackend(config.eskf, config.gating, vio_measurement=config.eskf.vio_measurement)
 
 
 def _make_isam2(config: EstimatorConfig) -> FusionBackend:

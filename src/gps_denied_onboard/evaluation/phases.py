@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gps_denied_onboard.estimator import gate
-from gps_denied_onboard.estimator.core import SourceLabel
+from gps_denied_onboard.estimator.status import SourceLabel
 from gps_denied_onboard.evaluation.errors import InvalidPhaseError, InvalidStatusError
 
 Int64Array = npt.NDArray[np.int64]

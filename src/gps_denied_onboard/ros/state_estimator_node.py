@@ -25,7 +25,7 @@ import orjson
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
-from onboard.msg import EstimatorStatus
+from onboard.msg import EstimatorStatus, VioHealth
 from onboard.msg import Event as EventMsg
 from rclpy.context import Context
 from rclpy.node import Node
@@ -33,11 +33,13 @@ from rclpy.parameter import Parameter
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import NavSatFix, NavSatStatus
 
-from gps_denied_onboard.estimator.backend import ATT, POS, VEL, ImuSample
+from gps_denied_onboard.common.inertial import ImuSample
+from gps_denied_onboard.estimator.backend import ATT, POS, VEL
 from gps_denied_onboard.estimator.config import PARAMETERS, EstimatorConfig
-from gps_denied_onboard.estimator.core import Estimate, EstimatorSnapshot, Event, SourceLabel, StateEstimator
+from gps_denied_onboard.estimator.core import StateEstimator
 from gps_denied_onboard.estimator.errors import EstimatorConfigError, EstimatorError
 from gps_denied_onboard.estimator.origin import GnssOriginSurvey, OriginSurveyError
+from gps_denied_onboard.estimator.status import Estimate, EstimatorSnapshot, Event, SourceLabel
 from gps_denied_onboard.geometry.errors import GeometryError
 from gps_denied_onboard.geometry.transforms import Pose3
 from gps_denied_onboard.graph import Frame, Topic, node_spec
@@ -215,7 +217,6 @@ class StateEstimatorNode(Node):
         self._worker = _Worker(
             core, self.settings.queue_limit, self._on_worker_error, threaded=self.settings.worker_thread
         )
-        self._vio_ok = True
         self._last_vio: tuple[int, Pose3] | None = None
         self._history: deque[tuple[int, Pose3]] = deque(maxlen=HISTORY_LENGTH)
         self._path = Path()
@@ -388,11 +389,11 @@ class StateEstimatorNode(Node):
         worker.submit(call)
 
     def _on_vio_health(self, msg: Any) -> None:
-        self._vio_ok = int(msg.state) in (1, 2)  # VioHealth STATE_OK, STATE_DEGRADED: odometry is published
+        healthy = int(msg.state) != VioHealth.STATE_LOST  # odometry while INITIALIZING/OK/DEGRADED is usable
+        worker = self._worker
+        worker.submit(lambda: worker.core.set_vio_health(healthy))
 
     def _on_vio(self, msg: Any) -> None:
-        if not self._vio_ok:
-            return
         t_ns = stamp_ns(msg.header)
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         v = msg.twist.twist.linear
@@ -409,8 +410,16 @@ class StateEstimatorNode(Node):
         t_ns = stamp_ns(msg.header)
         cov = np.array(msg.position_covariance_enu_m2, dtype=np.float64)
         lat, lon, alt = float(msg.latitude_deg), float(msg.longitude_deg), float(msg.altitude_m)
+        heading, heading_var, frame = float(msg.heading_rad), float(msg.heading_variance_rad2), str(msg.header.frame_id)
         worker = self._worker
-        worker.submit(lambda: self._note(worker.core.add_geofix(t_ns, lat, lon, alt, cov), "geofix"))
+
+        def call() -> None:
+            result = worker.core.add_geofix(
+                t_ns, lat, lon, alt, cov, heading_rad=heading, heading_variance_rad2=heading_var, frame_id=frame
+            )
+            self._note(result, "geofix")
+
+        worker.submit(call)
 
     def _on_gnss(self, msg: Any) -> None:
         t_ns = stamp_ns(msg.header)
@@ -570,6 +579,11 @@ class StateEstimatorNode(Node):
         msg.gnss_accepted = snap.gnss_accepted
         msg.gnss_rejected = snap.gnss_rejected
         msg.update_latency_ms = float(snap.update_latency_ms)
+        msg.vio_received = snap.vio_received
+        msg.vio_not_fused = snap.vio_not_fused
+        msg.fusion_delay_ms = float(snap.fusion_delay_ms)
+        msg.baro_gnss_offset_m = float(snap.baro_gnss_offset_m)
+        msg.gnss_vertical_rejected = snap.gnss_vertical_rejected
         return msg
 
     def _publish_event(self, event: Event) -> None:
@@ -634,6 +648,15 @@ class StateEstimatorNode(Node):
             "core_errors": str(self._worker.errors),
             "resets": str(snap.resets),
             "update_latency_ms": f"{snap.update_latency_ms:.2f}",
+            "fusion_delay_ms": f"{snap.fusion_delay_ms:.1f}",
+            "vio_received": str(snap.vio_received),
+            "vio_fused": str(snap.vio_updates),
+            **{f"vio_not_fused.{reason}": str(count) for reason, count in snap.vio_not_fused_by_reason.items()},
+            "baro_gnss_offset_m": f"{snap.baro_gnss_offset_m:.2f}",
+            "gnss_vertical_rejected": str(snap.gnss_vertical_rejected),
+            "accel_clipped": str(snap.accel_clipped),
+            "geofix_heading_accepted": str(snap.geofix_heading_accepted),
+            "geofix_heading_rejected": str(snap.geofix_heading_rejected),
         }
         self._pub[Topic.DIAGNOSTICS].publish(diagnostic_array(status, values, self.get_clock().now().to_msg()))
 

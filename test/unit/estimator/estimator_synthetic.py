@@ -31,9 +31,11 @@ import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
 
-from gps_denied_onboard.estimator.backend import GRAVITY_MPS2, ImuSample, NavState
-from gps_denied_onboard.estimator.config import EstimatorConfig, ImuNoiseConfig, InitConfig
-from gps_denied_onboard.estimator.core import ISA_EXPONENT, ISA_SCALE_M, ISA_SEA_LEVEL_PA, StateEstimator
+from gps_denied_onboard.common.atmosphere import isa_pressure_pa
+from gps_denied_onboard.common.inertial import GRAVITY_MPS2, ImuNoiseConfig, ImuSample
+from gps_denied_onboard.estimator.backend import NavState
+from gps_denied_onboard.estimator.config import EstimatorConfig, InitConfig, SensorGatingConfig, VioConfig
+from gps_denied_onboard.estimator.core import StateEstimator
 from gps_denied_onboard.geometry.geodesy import LocalTangentPlane
 
 FloatArray = npt.NDArray[np.float64]
@@ -235,7 +237,7 @@ def _every(rate_hz: float, imu_rate_hz: int, n: int) -> npt.NDArray[np.int64]:
 
 def pressure_pa(height_m: FloatArray) -> FloatArray:
     """ISA static pressure at a height (inverse of core.pressure_altitude_m)."""
-    return np.asarray(ISA_SEA_LEVEL_PA * (1.0 - height_m / ISA_SCALE_M) ** (1.0 / ISA_EXPONENT))
+    return isa_pressure_pa(height_m)
 
 
 def simulate(scenario: Scenario) -> Flight:
@@ -375,7 +377,9 @@ def _vio(scenario: Scenario, truth: Truth, rng: np.random.Generator) -> Iterator
 
 
 def config_for(scenario: Scenario, backend: str, **sections: object) -> EstimatorConfig:
-    """An EstimatorConfig whose IMU noise and initial sigmas match the scenario's noise model."""
+    """An EstimatorConfig whose IMU noise, VIO noise and initial sigmas match the scenario's noise model
+    (the synthetic VIO reports its true covariance: no inflation, no floor; the synthetic GNSS error is
+    white, so no share of it is correlated)."""
     noise = scenario.noise
     tilt = math.hypot(noise.accel_bias_sigma / GRAVITY_MPS2, 0.002)
     base = EstimatorConfig(
@@ -391,6 +395,10 @@ def config_for(scenario: Scenario, backend: str, **sections: object) -> Estimato
             accel_bias_sigma_mps2=noise.accel_bias_sigma,
             gyro_bias_sigma_radps=5e-4,
             velocity_sigma_mps=0.05,
+        ),
+        gating=SensorGatingConfig(gnss_correlated_fraction=0.0),
+        vio=VioConfig(
+            covariance_scale=1.0, translation_sigma_floor_m_per_sqrt_s=0.0, rotation_sigma_floor_rad_per_sqrt_s=0.0
         ),
     )
     return replace(base, **sections)  # type: ignore[arg-type]

@@ -7,18 +7,18 @@ import math
 
 import pytest
 
+from gps_denied_onboard.common.inertial import ImuNoiseConfig, MultirotorImuNoiseConfig
+from gps_denied_onboard.common.parameters import ParameterError, ParameterSpec
 from gps_denied_onboard.estimator.config import (
     BACKEND_CHOICES,
     PARAMETERS,
     SECTIONS,
     EstimatorConfig,
     GateConfig,
-    ImuNoiseConfig,
-    ParameterSpec,
+    Isam2Config,
     check_value,
 )
 from gps_denied_onboard.estimator.errors import EstimatorConfigError
-from gps_denied_onboard.estimator.isam2 import Isam2Config
 
 
 def test_table_lists_every_field_of_every_section_once() -> None:
@@ -59,7 +59,7 @@ def test_round_trip_through_parameters() -> None:
     assert isinstance(config.gate.dwell_s, float)
     assert config.baro.enabled is False
     assert config.gating.geofix_kernel == "cauchy"
-    assert config.imu == ImuNoiseConfig()  # untouched sections keep their defaults
+    assert config.imu == MultirotorImuNoiseConfig()  # untouched sections keep their defaults
     assert EstimatorConfig.from_parameters(config.to_parameters()) == config
 
 
@@ -116,7 +116,7 @@ def test_drift_min_window_above_window_is_refused() -> None:
 
 
 def test_direct_construction_is_validated_too() -> None:
-    with pytest.raises(EstimatorConfigError, match=r"imu.accel_noise_density must be a finite number"):
+    with pytest.raises(ParameterError, match=r"imu.accel_noise_density must be a finite number"):
         ImuNoiseConfig(accel_noise_density=-1.0)
 
 
@@ -137,3 +137,13 @@ def test_check_value_converts_ints_for_floats_but_not_floats_for_ints() -> None:
     assert isinstance(check_value(float_spec, 3), float)
     with pytest.raises(EstimatorConfigError, match=r"x.i must be an integer in \[0, 10\], got 3.0"):
         check_value(int_spec, 3.0)
+
+
+def test_the_eskf_vio_measurement_choices_are_the_backend_s() -> None:
+    from gps_denied_onboard.estimator.config import ESKF_VIO_MEASUREMENTS, EskfConfig
+    from gps_denied_onboard.estimator.eskf import VioMeasurement
+
+    assert set(ESKF_VIO_MEASUREMENTS) == {m.value for m in VioMeasurement}
+    assert EskfConfig().vio_measurement == VioMeasurement.RELATIVE_POSE.value
+    with pytest.raises(EstimatorConfigError, match=r"eskf\.vio_measurement"):
+        EskfConfig(vio_measurement="pose")

@@ -9,6 +9,7 @@ import pytest
 from estimator_synthetic import Scenario, trajectory
 from scipy.spatial.transform import Rotation
 
+from gps_denied_onboard.common.inertial import ImuNoise, ImuSample
 from gps_denied_onboard.estimator.backend import (
     ATT,
     BA,
@@ -17,8 +18,6 @@ from gps_denied_onboard.estimator.backend import (
     STATE_DIM,
     VEL,
     AltitudeMeasurement,
-    ImuNoise,
-    ImuSample,
     NavState,
     PositionMeasurement,
     RobustKernel,
@@ -26,7 +25,7 @@ from gps_denied_onboard.estimator.backend import (
 )
 from gps_denied_onboard.estimator.config import EskfConfig, SensorGatingConfig
 from gps_denied_onboard.estimator.errors import BackendStateError
-from gps_denied_onboard.estimator.eskf import EskfBackend, kernel_weight
+from gps_denied_onboard.estimator.eskf import EskfBackend, VioMeasurement, kernel_weight
 
 NS = 1_000_000_000
 NOISE = ImuNoise(2e-3, 2e-4, 1e-4, 2e-5)
@@ -244,23 +243,34 @@ def test_huber_kernel_inflates_the_measurement_noise_of_an_outlier() -> None:
 
 
 def test_vio_velocity_update_removes_the_body_velocity_residual() -> None:
+    # The velocity-only VIO model (the relative-pose models are tested in test_eskf_cloning.py).
     covariance = np.diag([1.0] * 3 + [0.25] * 3 + [1e-4] * 3 + [1e-4] * 6)
     prior = make_state(covariance=covariance)
     true_velocity = prior.velocity_mps + np.array([0.3, -0.2, 0.1])
     measured = prior.rotation.T @ true_velocity
     assert np.linalg.norm(prior.rotation.T @ prior.velocity_mps - measured) > 0.3
-    backend = make_backend(prior, variance_floor=0.0)
+    backend = EskfBackend(EskfConfig(variance_floor=0.0), SensorGatingConfig(), vio_measurement=VioMeasurement.VELOCITY)
+    backend.initialize(prior, NOISE)
     outcome = backend.update_vio(
         VioIncrement(
             prior.t_ns - 50_000_000, prior.t_ns, np.eye(3), np.zeros(3), np.eye(6) * 1e-6, measured, np.eye(3) * 1e-8
         )
     )
-    assert outcome.accepted
+    assert outcome.accepted  # no anchor needed: this model keeps no clone
     post = backend.state()
     # One update removes the residual up to second-order terms; a wrong H (sign, frame) would leave ~0.1 m/s.
     np.testing.assert_allclose(post.rotation.T @ post.velocity_mps, measured, atol=1e-3)
     # The body velocity also moves the attitude a little, so the map velocity only gets close.
     assert np.linalg.norm(post.velocity_mps - true_velocity) < 0.01 * np.linalg.norm(prior.velocity_mps - true_velocity)
+
+
+def test_vio_increment_without_an_anchor_is_not_fused_by_default() -> None:
+    backend = make_backend()
+    outcome = backend.update_vio(
+        VioIncrement(NS - 50_000_000, NS, np.eye(3), np.zeros(3), np.eye(6) * 1e-6, np.zeros(3), np.eye(3))
+    )
+    assert not outcome.accepted
+    assert outcome.reason == f"no VIO anchor at t0={NS - 50_000_000} ns"
 
 
 def test_altitude_update_is_the_scalar_kalman_update() -> None:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from estimator_synthetic import Flight, Scenario, Spoof, config_for, feed, horizontal_error_m, run, simulate, start
 
-from gps_denied_onboard.estimator.core import EVENT_GNSS_TRUST, IntakeReason, ResetReason, StateEstimator
+from gps_denied_onboard.estimator.core import StateEstimator
+from gps_denied_onboard.estimator.intake import IntakeReason, ResetReason
+from gps_denied_onboard.estimator.status import EVENT_GNSS_TRUST
 
 NS = 1_000_000_000
 ONSET_S = 15.0

@@ -21,8 +21,8 @@ from estimator_synthetic import (
     start,
 )
 
-from gps_denied_onboard.estimator.core import EVENT_GNSS_TRUST, EstimatorSnapshot, SourceLabel
 from gps_denied_onboard.estimator.gate import GnssTrust
+from gps_denied_onboard.estimator.status import EVENT_GNSS_TRUST, EstimatorSnapshot, SourceLabel
 
 NS = 1_000_000_000
 ONSET_S = 15.0  # GNSS is trusted from about 7 s (2 s rest, 5 s dwell)
@@ -89,7 +89,7 @@ def test_a_jump_is_rejected_at_the_first_spoofed_fix_and_leaves_no_trace(backend
     after = [c for c in changes if c[0] >= ONSET_S]
     assert after[0][2] == "REJECTED"
     assert after[0][0] - ONSET_S < 0.2 + 1e-6  # the first fix of the jump (5 Hz)
-    assert after[0][3].startswith("innovation mahalanobis")
+    assert after[0][3].startswith("horizontal innovation mahalanobis")
     assert status.gnss_trust is GnssTrust.REJECTED
     # Oracle: the same flight with GNSS simply absent from the onset. No spoofed fix was fused, so
     # the estimates must be the same numbers.

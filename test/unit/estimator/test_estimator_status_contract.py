@@ -10,8 +10,8 @@ import pytest
 from estimator_synthetic import Scenario, Spoof, config_for, feed, simulate, start
 
 from conftest import REPO_ROOT
-from gps_denied_onboard.estimator.core import BackendId, EstimatorSnapshot, SourceLabel
 from gps_denied_onboard.estimator.gate import GnssTrust
+from gps_denied_onboard.estimator.status import BackendId, EstimatorSnapshot, SourceLabel
 
 STATUS_MSG = REPO_ROOT / "msg" / "EstimatorStatus.msg"
 

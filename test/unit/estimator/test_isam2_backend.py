@@ -11,18 +11,15 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from gps_denied_onboard.common.inertial import GRAVITY_MAP, GRAVITY_MPS2, ImuNoise, ImuSample
 from gps_denied_onboard.estimator.backend import (
     ATT,
     BA,
     BG,
-    GRAVITY_MAP,
-    GRAVITY_MPS2,
     POS,
     STATE_DIM,
     VEL,
     AltitudeMeasurement,
-    ImuNoise,
-    ImuSample,
     NavState,
     PositionMeasurement,
     RobustKernel,
@@ -33,7 +30,8 @@ from gps_denied_onboard.estimator.errors import BackendStateError, EstimatorConf
 
 pytest.importorskip("gtsam", reason="the isam2 backend needs the gtsam wheel")
 
-from gps_denied_onboard.estimator.isam2 import Isam2Backend, Isam2Config
+from gps_denied_onboard.estimator.config import Isam2Config
+from gps_denied_onboard.estimator.isam2 import Isam2Backend
 
 NS = 1_000_000_000
 IMU_DT_NS = 5_000_000  # 200 Hz
@@ -256,10 +254,10 @@ def test_predicted_covariance_between_keyframes_equals_the_smoothers_marginal_at
         backend.propagate(ImuSample(k * IMU_DT_NS, accel, gyro))
     predicted = backend.state()
     assert backend.keyframe_count == 1
-    # An increment whose t0 matches no keyframe only makes a keyframe here (and says so).
+    # An increment whose t0 matches no anchor only anchors the next one here (and says so).
     outcome = backend.update_vio(vio_increment(-NS, 300 * IMU_DT_NS, np.eye(3), np.zeros(3)))
     assert not outcome.accepted
-    assert "no keyframe" in outcome.reason
+    assert "no VIO anchor" in outcome.reason
     assert backend.keyframe_count == 2
     smoothed = backend.state()
     np.testing.assert_allclose(smoothed.position_m, predicted.position_m, atol=1e-6)
