@@ -32,6 +32,7 @@ bench: bootstrap
 	@bash scripts/with_env.sh python test/bench/bench_fdr.py --out bench-results/fdr.json
 	@bash scripts/with_env.sh python test/bench/bench_fdr_node.py --out bench-results/fdr_node.json
 	@bash scripts/with_env.sh python test/bench/bench_estimator.py --out bench-results/estimator.json
+	@bash scripts/with_env.sh python test/bench/bench_estimator_gate.py --out bench-results/estimator_gate.json
 	@bash scripts/with_env.sh python test/bench/bench_vio.py --out bench-results/vio.json
 
 lock:

@@ -15,3 +15,15 @@ class DemoGraphError(DemoError):
 
 class DemoScenarioError(DemoError):
     """The scenario to fly cannot be found or generated."""
+
+
+class DemoLoadError(DemoError):
+    """The competing CPU load asked for could not be started."""
+
+
+class DemoOptionError(DemoError):
+    """A demo option is out of its range; nothing was run."""
+
+
+class DemoReportError(DemoError):
+    """The demo's own summary file could not be written."""

@@ -26,6 +26,7 @@ import yaml
 from gps_denied_onboard import sim
 from gps_denied_onboard.demo.errors import DemoScenarioError
 from gps_denied_onboard.demo.graph_run import GraphRun, run_graph_on_bag
+from gps_denied_onboard.demo.load import LOAD_NICE, competing_cpu_load
 from gps_denied_onboard.evaluation.options import EvalOptions
 from gps_denied_onboard.evaluation.pipeline import evaluate_bag
 from gps_denied_onboard.evaluation.report import EvaluationReport, format_table
@@ -55,6 +56,7 @@ class DemoOptions:
     backend: str = "isam2"
     work_dir: Path = field(default_factory=lambda: data_root() / "demo")
     fresh: bool = False  # simulate again even if the cached bag exists
+    load: bool = False  # one competing CPU-bound process at nice 10 during each graph run
 
 
 @dataclass(frozen=True)
@@ -127,18 +129,38 @@ def write_params(base_params: Path, scenario: Scenario, backend: str, out: Path)
     return out
 
 
-def run_demo(options: DemoOptions, base_params: Path, say: Callable[[str], None]) -> DemoResult:
-    """Run the whole main job and return what it produced."""
+def prepare_flight(options: DemoOptions, say: Callable[[str], None]) -> tuple[Scenario, Path]:
+    """The scenario to fly and its simulated bag (from the cache when it is there)."""
     try:
         scenario = resolve_scenario(options.scenario)
     except SimError as exc:
         raise DemoScenarioError(f"scenario {options.scenario!r}: {exc}") from exc
-    bag = cached_bag(scenario, options.work_dir / "cache", fresh=options.fresh, say=say)
-    run_dir = options.work_dir / "runs" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return scenario, cached_bag(scenario, options.work_dir / "cache", fresh=options.fresh, say=say)
+
+
+def new_run_dir(work_dir: Path, suffix: str = "") -> Path:
+    """A new, empty run directory under ``work_dir/runs``, named by the UTC time now."""
+    run_dir = work_dir / "runs" / (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + suffix)
     run_dir.mkdir(parents=True, exist_ok=False)
+    return run_dir
+
+
+def run_once(
+    options: DemoOptions,
+    *,
+    scenario: Scenario,
+    bag: Path,
+    base_params: Path,
+    run_dir: Path,
+    say: Callable[[str], None],
+) -> DemoResult:
+    """Run the graph once on ``bag`` in ``run_dir`` (loaded if ``options.load``), export and evaluate the flight."""
     params = write_params(base_params, scenario, options.backend, run_dir / "flight.yaml")
     say(f"estimator backend {options.backend}; parameters {params}")
-    graph = run_graph_on_bag(bag, run_dir=run_dir, params_file=params, rate=options.rate, say=say)
+    with competing_cpu_load(enabled=options.load) as hog_pid:
+        if hog_pid is not None:
+            say(f"competing load: one CPU-bound process at nice {LOAD_NICE} (pid {hog_pid}) for the graph run")
+        graph = run_graph_on_bag(bag, run_dir=run_dir, params_file=params, rate=options.rate, say=say)
     published = graph.replay_report.get("messages_published", "?")
     say(f"replay done in {graph.wall_s:.0f} s wall ({published} messages); graph stopped, flight {graph.flight_dir}")
     export_dir = run_dir / "flight_rosbag2"
@@ -147,6 +169,13 @@ def run_demo(options: DemoOptions, base_params: Path, say: Callable[[str], None]
     report_dir = run_dir / "report"
     report = evaluate_bag(export_dir, report_dir, EvalOptions())
     return DemoResult(bag, run_dir, graph, export, report, report_dir)
+
+
+def run_demo(options: DemoOptions, base_params: Path, say: Callable[[str], None]) -> DemoResult:
+    """Run the whole main job once and return what it produced."""
+    scenario, bag = prepare_flight(options, say)
+    run_dir = new_run_dir(options.work_dir)
+    return run_once(options, scenario=scenario, bag=bag, base_params=base_params, run_dir=run_dir, say=say)
 
 
 def format_result(result: DemoResult) -> str:

@@ -279,7 +279,8 @@ def _num(value: float | None, fmt: str = ".3f") -> str:
     return "-" if value is None or not np.isfinite(value) else format(value, fmt)
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+def text_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell: the first left-aligned, the rest right-aligned, each line indented."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
     for row in [header, *rows]:
@@ -312,7 +313,7 @@ def format_table(report: EvaluationReport) -> str:
             _num(None if e.rpe is None else e.rpe.rotation_stats.rmse),
             _num(e.drift.final_pct, ".2f"),
         ))  # fmt: skip
-    lines.extend(_table(header, rows))
+    lines.extend(text_table(header, rows))
     categories = list(dict.fromkeys(c for e in report.topics for c in e.phases.by_category))
     if len(categories) > 1:
         lines.append("ATE per phase, rmse / max m:")
@@ -323,7 +324,7 @@ def format_table(report: EvaluationReport) -> str:
                 stats = e.phases.by_category[category].translation_m if category in e.phases.by_category else None
                 cells.append("-" if stats is None else f"{stats.rmse:.3f} / {stats.max:.3f}")
             phase_rows.append((e.topic, *cells))
-        lines.extend(_table(("topic", *(c.value for c in categories)), phase_rows))
+        lines.extend(text_table(("topic", *(c.value for c in categories)), phase_rows))
     for detection in report.spoof:
         window = detection.window
         span = f"{report.relative_s(window.start_ns):.1f}-{report.relative_s(window.end_ns):.1f} s"
