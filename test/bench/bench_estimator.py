@@ -44,6 +44,7 @@ from bench_report import document_header, percentile, print_table, quiet_library
 from gps_denied_onboard.common.inertial import ImuNoise, ImuSample  # noqa: E402
 from gps_denied_onboard.estimator.backend import (  # noqa: E402
     AltitudeMeasurement,
+    HeadingMeasurement,
     NavState,
     PositionMeasurement,
     UpdateOutcome,
@@ -140,6 +141,15 @@ class TimedBackend:
     def update_altitude(self, measurement: AltitudeMeasurement) -> UpdateOutcome:
         """Forwarded and timed."""
         result: UpdateOutcome = self._timed("update_altitude", self.inner.update_altitude, measurement)
+        return result
+
+    def anchor_vio(self, t_ns: int) -> None:
+        """Forwarded and timed."""
+        self._timed("anchor_vio", self.inner.anchor_vio, t_ns)
+
+    def update_heading(self, measurement: HeadingMeasurement) -> UpdateOutcome:
+        """Forwarded and timed."""
+        result: UpdateOutcome = self._timed("update_heading", self.inner.update_heading, measurement)
         return result
 
     def state(self) -> NavState:
