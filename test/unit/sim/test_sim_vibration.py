@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import welch
 
 from gps_denied_onboard.sim.errors import ImuConfigError, VibrationConfigError
-from gps_denied_onboard.sim.imu import BMI088, ICM42688P, sample_times_ns, simulate_imu
+from gps_denied_onboard.sim.imu import BMI088, ICM42688P, ImuSeries, sample_times_ns, simulate_imu
 from gps_denied_onboard.sim.trajectory import FlightEvents, FlightProfile, OutAndBack, Trajectory, plan_trajectory
 from gps_denied_onboard.sim.vibration import (
     SPOOL_S,
@@ -142,9 +142,9 @@ def test_rotors_idle_on_the_pad_when_configured(flown: Trajectory) -> None:
     assert np.all(default_speed[(t >= events.takeoff_s + SPOOL_S) & (t < events.takeoff_s + 5.0)] == 1.0)
 
 
-def test_vibration_leaves_the_imu_noise_streams_alone(flown: Trajectory) -> None:
-    quiet = simulate_imu(flown, BMI088, rate_hz=200.0, rng=np.random.default_rng(4), duration_s=30.0)
-    shaken = simulate_imu(
+def shaken_imu(flown: Trajectory) -> ImuSeries:
+    """30 s of BMI088 at 200 Hz with SHAKING, from fixed noise and vibration seeds."""
+    return simulate_imu(
         flown,
         BMI088,
         rate_hz=200.0,
@@ -153,18 +153,15 @@ def test_vibration_leaves_the_imu_noise_streams_alone(flown: Trajectory) -> None
         vibration=SHAKING,
         vibration_rng=np.random.default_rng(5),
     )
+
+
+def test_vibration_leaves_the_imu_noise_streams_alone(flown: Trajectory) -> None:
+    quiet = simulate_imu(flown, BMI088, rate_hz=200.0, rng=np.random.default_rng(4), duration_s=30.0)
+    shaken = shaken_imu(flown)
     assert np.array_equal(shaken.accel_bias_mps2, quiet.accel_bias_mps2)
     assert np.allclose(shaken.accel_mps2 - shaken.accel_vibration_mps2, quiet.accel_mps2, atol=1e-12)
     assert np.allclose(shaken.gyro_radps - shaken.gyro_vibration_radps, quiet.gyro_radps, atol=1e-12)
-    again = simulate_imu(
-        flown,
-        BMI088,
-        rate_hz=200.0,
-        rng=np.random.default_rng(4),
-        duration_s=30.0,
-        vibration=SHAKING,
-        vibration_rng=np.random.default_rng(5),
-    )
+    again = shaken_imu(flown)
     assert np.array_equal(again.accel_mps2, shaken.accel_mps2)
 
 
